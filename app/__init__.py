@@ -1,0 +1,1 @@
+"""Footage: GraphQL API for user tests, their results and the recordings of their sessions."""

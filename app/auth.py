@@ -1,0 +1,85 @@
+"""API keys: ``ftg_<random>``, stored as SHA-256, looked up through a short-lived cache.
+
+The cache makes an authenticated request cost no SQL in the common case; its lifetime
+(``FOOTAGE_API_KEY_CACHE_SECONDS``, default 10 s) bounds how long a revoked key keeps working on
+a process that has already seen it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.store.facade import Store
+
+KEY_PREFIX = "ftg_"
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is asking: the API key and the workspace it belongs to."""
+
+    api_key_id: int
+    workspace_id: int
+    workspace_slug: str
+
+
+def new_api_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class Authenticator:
+    """Process-wide; holds the bounded cache of recently validated keys."""
+
+    def __init__(
+        self,
+        *,
+        cache_seconds: float,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._cache_seconds = cache_seconds
+        self._max_entries = max_entries
+        self._cache: OrderedDict[str, tuple[float, Viewer, datetime | None]] = OrderedDict()
+        self._clock = clock
+
+    async def authenticate(self, store: Store, token: str | None) -> Viewer | None:
+        if not token or not token.startswith(KEY_PREFIX) or len(token) > 200:
+            return None
+        key_hash = hash_api_key(token)
+        now = self._clock()
+        cached = self._cache.get(key_hash)
+        if cached is not None and cached[0] > now and _usable(cached[2], None):
+            return cached[1]
+        record = await store.fetch_api_key_by_hash(key_hash=key_hash)
+        if record is None or not _usable(record.expires_at, record.revoked_at):
+            self._cache.pop(key_hash, None)
+            return None
+        viewer = Viewer(record.id, record.workspace_id, record.workspace_slug)
+        # Only valid keys are cached: caching misses would let random keys evict real ones.
+        if self._cache_seconds > 0:
+            self._cache[key_hash] = (now + self._cache_seconds, viewer, record.expires_at)
+            self._cache.move_to_end(key_hash)
+            while len(self._cache) > self._max_entries:
+                self._cache.popitem(last=False)
+        return viewer
+
+
+def _usable(expires_at: datetime | None, revoked_at: datetime | None) -> bool:
+    return revoked_at is None and (expires_at is None or expires_at > datetime.now(UTC))

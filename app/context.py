@@ -1,0 +1,66 @@
+"""The one typed context of a request, and the process-wide services it is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import HTTPConnection
+
+from app.auth import Authenticator, Viewer, bearer_token
+from app.errors import Unauthenticated
+from app.media.signer import UrlMinter
+from app.settings import Settings
+from app.store.facade import Connect, Store
+from loaders.container import Loaders
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Built once per process, in the lifespan."""
+
+    settings: Settings
+    connect: Connect
+    authenticator: Authenticator
+    minter: UrlMinter
+
+
+@dataclass(slots=True)
+class Context:
+    request: HTTPConnection
+    settings: Settings
+    store: Store
+    minter: UrlMinter
+    viewer_or_none: Viewer | None
+    _loaders: Loaders | None = field(default=None)
+
+    @property
+    def viewer(self) -> Viewer:
+        if self.viewer_or_none is None:
+            raise Unauthenticated(
+                "A valid API key is required: send `Authorization: Bearer <key>`."
+            )
+        return self.viewer_or_none
+
+    @property
+    def loaders(self) -> Loaders:
+        if self._loaders is None:
+            self._loaders = Loaders.build(
+                store=self.store, workspace_id=self.viewer.workspace_id, minter=self.minter
+            )
+        return self._loaders
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def build_context(services: Services, request: HTTPConnection) -> Context:
+    store = Store(services.connect)
+    token = bearer_token(request.headers.get("authorization"))
+    viewer = await services.authenticator.authenticate(store, token)
+    return Context(
+        request=request,
+        settings=services.settings,
+        store=store,
+        minter=services.minter,
+        viewer_or_none=viewer,
+    )

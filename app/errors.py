@@ -1,0 +1,31 @@
+"""Errors raised on purpose. Each carries ``extensions.code`` and keeps its message; anything
+else that escapes a resolver is masked as INTERNAL (see ``app.schema``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+
+class FootageError(GraphQLError):
+    code = "INTERNAL"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": self.code, **extensions})
+
+
+class BadUserInput(FootageError):
+    code = "BAD_USER_INPUT"
+
+
+class Unauthenticated(FootageError):
+    code = "UNAUTHENTICATED"
+
+
+class NotFound(FootageError):
+    code = "NOT_FOUND"
+
+
+class SigningFailed(FootageError):
+    code = "SIGNING_FAILED"

@@ -1,0 +1,105 @@
+"""The app factory and its lifespan: per-process services are built here, and only here."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.auth import Authenticator
+from app.context import Services
+from app.graphql_view import FootageGraphQL
+from app.media.local import ROUTE_PREFIX, LocalSigner
+from app.media.routes import serve_local_media
+from app.media.signer import UrlMinter
+from app.schema import schema
+from app.settings import Settings
+from app.store.engine import make_engine
+from app.store.facade import Connect
+from app.store.migrate import pending_revision
+
+log = logging.getLogger("footage")
+
+
+class NotMigrated(RuntimeError):
+    """The database is not at the schema this code needs."""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    connect: Connect | None = None,
+    signer: Any | None = None,
+) -> Starlette:
+    """The ASGI app. Tests pass their own ``engine``/``connect`` (a rolled-back transaction)
+    and may pass a recording ``signer``; production builds everything from ``settings``."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        own_engine = engine is None
+        db = make_engine(settings.database_url) if engine is None else engine
+        executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="sign")
+        try:
+            problem = await pending_revision(db)
+            if problem is not None:
+                raise NotMigrated(f"Footage cannot start: {problem}.")
+            url_signer = signer or LocalSigner(
+                secret=settings.signing_key,
+                public_url=settings.public_url,
+                root=settings.media_root,
+            )
+            app.state.services = Services(
+                settings=settings,
+                connect=connect or db.connect,
+                authenticator=Authenticator(cache_seconds=settings.api_key_cache_seconds),
+                minter=UrlMinter(
+                    url_signer,
+                    window=settings.signing_window,
+                    cache_size=settings.url_cache_size,
+                    executor=executor,
+                ),
+            )
+            app.state.local_signer = url_signer if isinstance(url_signer, LocalSigner) else None
+            app.state.demo_key = _demo_key(settings)
+            yield
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+            if own_engine:
+                await db.dispose()
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    graphql = FootageGraphQL(schema, graphiql=not settings.is_production)
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(ROUTE_PREFIX + "{key:path}", serve_local_media, methods=["GET", "HEAD"]),
+            Route("/healthz", healthz),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def _demo_key(settings: Settings) -> str | None:
+    """The demo workspace's key, shown in development GraphiQL only."""
+    if settings.is_production:
+        return None
+    path = settings.var_dir / "demo_api_key"
+    return path.read_text().strip() if path.exists() else None
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn's factory: settings from the process environment."""
+    logging.basicConfig(level=logging.INFO)
+    return create_app(Settings.from_env(os.environ))

@@ -1,0 +1,57 @@
+"""The local backend: files under ``FOOTAGE_MEDIA_ROOT``, served by the app itself behind
+HMAC-signed, expiring URLs (``/media/local/<key>?expires=<unix>&signature=<hmac>``)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from app.media.signer import SignedUrl, SignRequest, expiry
+
+ROUTE_PREFIX = "/media/local/"
+
+
+class LocalSigner:
+    name = "local"
+
+    def __init__(self, *, secret: bytes, public_url: str, root: Path) -> None:
+        self._secret = secret
+        self._base = public_url.rstrip("/") + ROUTE_PREFIX
+        self.root = root
+
+    def signature(self, storage_key: str, expires: int) -> str:
+        message = f"{storage_key}\n{expires}".encode()
+        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def sign(
+        self, requests: Sequence[SignRequest], *, signed_at: int, window: int
+    ) -> list[SignedUrl]:
+        urls = []
+        for request in requests:
+            expires_at = expiry(signed_at, window, request.expires_in)
+            expires = int(expires_at.timestamp())
+            signature = self.signature(request.storage_key, expires)
+            url = (
+                f"{self._base}{quote(request.storage_key)}?expires={expires}&signature={signature}"
+            )
+            urls.append(SignedUrl(url=url, expires_at=expires_at))
+        return urls
+
+    def verify(self, storage_key: str, expires: str, signature: str, *, now: float) -> bool:
+        """True when the signature is ours for this key and expiry, and it has not expired."""
+        if not expires.isdigit() or int(expires) < now:
+            return False
+        expected = self.signature(storage_key, int(expires))
+        return hmac.compare_digest(expected, signature)
+
+    def path_of(self, storage_key: str) -> Path | None:
+        """The file behind a key, or None when the key would leave the media root."""
+        if not storage_key or "\x00" in storage_key or storage_key.startswith("/"):
+            return None
+        path = (self.root / storage_key).resolve()
+        return path if path.is_relative_to(self.root.resolve()) else None

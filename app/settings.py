@@ -1,0 +1,111 @@
+"""Process settings, read once by the app factory from the environment (or a dict in tests).
+
+Every variable carries the ``FOOTAGE_`` prefix (``HOST`` and ``PORT`` too, for the server) and is
+listed in the README.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "FOOTAGE_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one line fit for a terminal."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str
+    var_dir: Path
+    media_root: Path
+    signing_key: bytes
+    public_url: str
+    host: str
+    port: int
+    url_ttl: int
+    url_max_ttl: int
+    signing_window: int
+    url_cache_size: int
+    api_key_cache_seconds: float
+    default_page_size: int
+    max_page_size: int
+    env: str
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``environ``; relative paths are taken from the working directory."""
+
+        def get(name: str, default: str) -> str:
+            return environ.get(PREFIX + name, default)
+
+        def get_int(name: str, default: int, *, low: int, high: int) -> int:
+            raw = get(name, str(default))
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+            if not low <= value <= high:
+                raise SettingsError(f"{PREFIX}{name} must be between {low} and {high}, got {value}")
+            return value
+
+        var_dir = Path(get("VAR_DIR", "var")).resolve()
+        host = environ.get("HOST", "127.0.0.1")
+        port = get_int("PORT", int(environ.get("PORT", "8000")), low=1, high=65535)
+        database_url = get("DATABASE_URL", "") or f"sqlite+aiosqlite:///{var_dir / 'footage.db'}"
+        if database_url.startswith(("postgres://", "postgresql://")):
+            # Accept the libpq spelling users already have; the async engine needs asyncpg.
+            database_url = "postgresql+asyncpg://" + database_url.split("://", 1)[1]
+        url_ttl = get_int("URL_TTL", 900, low=1, high=604_800)
+        settings = cls(
+            database_url=database_url,
+            var_dir=var_dir,
+            media_root=Path(get("MEDIA_ROOT", str(var_dir / "media"))).resolve(),
+            signing_key=_signing_key(get("SIGNING_KEY", ""), var_dir),
+            public_url=(get("PUBLIC_URL", "") or f"http://{host}:{port}").rstrip("/"),
+            host=host,
+            port=port,
+            url_ttl=url_ttl,
+            url_max_ttl=get_int("URL_MAX_TTL", 604_800, low=1, high=604_800),
+            signing_window=get_int("SIGNING_WINDOW", 300, low=1, high=3_600),
+            url_cache_size=get_int("URL_CACHE_SIZE", 100_000, low=0, high=10_000_000),
+            api_key_cache_seconds=get_int("API_KEY_CACHE_SECONDS", 10, low=0, high=3_600),
+            default_page_size=get_int("DEFAULT_PAGE_SIZE", 20, low=1, high=100),
+            max_page_size=get_int("MAX_PAGE_SIZE", 100, low=1, high=100),
+            env=get("ENV", "development"),
+        )
+        if settings.url_ttl > settings.url_max_ttl:
+            raise SettingsError(f"{PREFIX}URL_TTL must not exceed {PREFIX}URL_MAX_TTL")
+        return settings
+
+
+def _signing_key(configured: str, var_dir: Path) -> bytes:
+    """The local backend's HMAC secret: configured, or generated once and kept under ``var/``.
+
+    Persisting it keeps URLs valid across restarts and identical across the workers of one host.
+    """
+    if configured:
+        if len(configured) < 32:
+            raise SettingsError(f"{PREFIX}SIGNING_KEY must be at least 32 characters")
+        return configured.encode()
+    path = var_dir / "signing_key"
+    if path.exists():
+        return path.read_bytes().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48).encode()
+    # O_EXCL: when several workers start at once, the first one's key wins for all.
+    try:
+        with path.open("xb") as out:
+            path.chmod(0o600)
+            out.write(key)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    return key

@@ -1,0 +1,372 @@
+"""The store: the one place that speaks SQL. Bulk, keyword-only, workspace-scoped methods.
+
+One ``Store`` serves one request. It opens a single connection on first use and serialises its
+statements with a lock: loader batches run concurrently, and neither an ``AsyncConnection`` nor an
+asyncpg connection may be used by two tasks at once. A request issues a handful of mostly
+dependent statements, so serialising them costs nothing measurable, while a connection per batch
+would multiply pool checkouts and break the single-transaction view a test (or a mutation) needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, literal, select, text, union_all, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.store import models
+from app.store.records import (
+    ApiKeyRecord,
+    AttachedMediaRecord,
+    PageRequest,
+    ParticipantRecord,
+    RecordingRecord,
+    ResultRecord,
+    TranscriptionRecord,
+    UserTestRecord,
+)
+
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+
+_R = models.UserTestResult
+_P = models.Participant
+_T = models.UserTest
+_REC = models.Recording
+_M = models.AttachedMedia
+
+_RESULT_COLUMNS = (
+    _R.id,
+    _R.uuid,
+    _R.user_test_id,
+    _R.name,
+    _R.status,
+    _R.created_at,
+    _P.anonymous_id,
+    _P.email,
+    _P.name.label("participant_name"),
+)
+
+
+def _result(row: Row[Any]) -> ResultRecord:
+    participant = (
+        None
+        if row.anonymous_id is None
+        else ParticipantRecord(
+            anonymous_id=row.anonymous_id, email=row.email, name=row.participant_name
+        )
+    )
+    return ResultRecord(
+        id=row.id,
+        uuid=row.uuid,
+        user_test_id=row.user_test_id,
+        name=row.name,
+        status=row.status,
+        created_at=row.created_at,
+        participant=participant,
+    )
+
+
+def _results_select(workspace_id: int) -> Select[Any]:
+    return (
+        select(*_RESULT_COLUMNS)
+        .outerjoin(_P, _P.id == _R.participant_id)
+        .where(_R.workspace_id == workspace_id)
+    )
+
+
+def _recordings_select(workspace_id: int) -> Select[Any]:
+    return (
+        select(
+            _REC.id,
+            _REC.uuid,
+            _REC.result_id,
+            _REC.kind,
+            _REC.storage_key,
+            _REC.mime_type,
+            _REC.is_audio,
+            _REC.filesize,
+            _REC.duration,
+            _REC.language,
+            _REC.failed,
+            _REC.failed_type,
+            _REC.missing_data_warning,
+            _REC.start_time,
+            _REC.created_at,
+            _T.name.label("user_test_name"),
+            _R.uuid.label("result_uuid"),
+            func.coalesce(_P.name, _P.anonymous_id).label("participant_label"),
+        )
+        .join(_R, _R.id == _REC.result_id)
+        .join(_T, _T.id == _R.user_test_id)
+        .outerjoin(_P, _P.id == _R.participant_id)
+        .where(_REC.workspace_id == workspace_id)
+    )
+
+
+def _recording(row: Row[Any]) -> RecordingRecord:
+    return RecordingRecord(**row._mapping)
+
+
+_MEDIA_COLUMNS = (
+    _M.id,
+    _M.uuid,
+    _M.recording_id,
+    _M.language,
+    _M.type,
+    _M.status,
+    _M.status_reason,
+    _M.storage_key,
+    _M.mime_type,
+    _M.error,
+    _M.finalised_at,
+)
+
+
+class Store:
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+        self._stack = AsyncExitStack()
+        self._connection: AsyncConnection | None = None
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        """Release the connection (rolling back anything uncommitted)."""
+        self._connection = None
+        await self._stack.aclose()
+
+    async def _rows(self, statement: Any) -> Sequence[Row[Any]]:
+        async with self._lock:
+            if self._connection is None:
+                self._connection = await self._stack.enter_async_context(self._connect())
+            result = await self._connection.execute(statement)
+            return result.all()
+
+    # -- authentication -------------------------------------------------------------------------
+
+    async def fetch_api_key_by_hash(self, *, key_hash: str) -> ApiKeyRecord | None:
+        rows = await self._rows(
+            select(
+                models.ApiKey.id,
+                models.ApiKey.workspace_id,
+                models.Workspace.slug.label("workspace_slug"),
+                models.ApiKey.prefix,
+                models.ApiKey.expires_at,
+                models.ApiKey.revoked_at,
+            )
+            .join(models.Workspace, models.Workspace.id == models.ApiKey.workspace_id)
+            .where(models.ApiKey.key_hash == key_hash)
+        )
+        return ApiKeyRecord(**rows[0]._mapping) if rows else None
+
+    # -- user tests -----------------------------------------------------------------------------
+
+    async def fetch_user_tests_by_uuids(
+        self, *, workspace_id: int, uuids: Sequence[str]
+    ) -> list[UserTestRecord]:
+        rows = await self._rows(
+            select(_T.id, _T.uuid, _T.name, _T.created_at).where(
+                _T.workspace_id == workspace_id, _T.uuid.in_(uuids)
+            )
+        )
+        return [UserTestRecord(**row._mapping) for row in rows]
+
+    async def fetch_user_tests_by_ids(
+        self, *, workspace_id: int, ids: Sequence[int]
+    ) -> list[UserTestRecord]:
+        rows = await self._rows(
+            select(_T.id, _T.uuid, _T.name, _T.created_at).where(
+                _T.workspace_id == workspace_id, _T.id.in_(ids)
+            )
+        )
+        return [UserTestRecord(**row._mapping) for row in rows]
+
+    # -- results --------------------------------------------------------------------------------
+
+    async def fetch_results_by_uuids(
+        self, *, workspace_id: int, uuids: Sequence[str]
+    ) -> list[ResultRecord]:
+        rows = await self._rows(_results_select(workspace_id).where(_R.uuid.in_(uuids)))
+        return [_result(row) for row in rows]
+
+    async def fetch_result_pages(
+        self, *, workspace_id: int, pages: Sequence[PageRequest]
+    ) -> list[list[ResultRecord]]:
+        """Every page in one statement (a UNION ALL of index range scans), each page in
+        ascending ``id`` order whichever direction it was walked."""
+        selects = []
+        for index, page in enumerate(pages):
+            query = _results_select(workspace_id).where(_R.user_test_id == page.user_test_id)
+            if len(pages) > 1:
+                query = query.add_columns(literal(index).label("page_index"))
+            if page.after is not None:
+                query = query.where(_R.id > page.after)
+            if page.before is not None:
+                query = query.where(_R.id < page.before)
+            order = _R.id.desc() if page.backward else _R.id.asc()
+            selects.append(query.order_by(order).limit(page.limit))
+        if len(selects) == 1:
+            rows = await self._rows(selects[0])
+            grouped: list[list[ResultRecord]] = [[_result(row) for row in rows]]
+        else:
+            subqueries = [s.subquery() for s in selects]
+            rows = await self._rows(union_all(*(select(sq) for sq in subqueries)))
+            grouped = [[] for _ in pages]
+            for row in rows:
+                grouped[row.page_index].append(_result(row))
+        for page, records in zip(pages, grouped, strict=True):
+            if page.backward:
+                records.reverse()
+        return grouped
+
+    async def count_results_by_user_test_ids(
+        self, *, workspace_id: int, user_test_ids: Sequence[int]
+    ) -> dict[int, int]:
+        rows = await self._rows(
+            select(_R.user_test_id, func.count())
+            .where(_R.workspace_id == workspace_id, _R.user_test_id.in_(user_test_ids))
+            .group_by(_R.user_test_id)
+        )
+        return {row[0]: row[1] for row in rows}
+
+    # -- recordings and media -------------------------------------------------------------------
+
+    async def fetch_recordings_by_result_ids(
+        self, *, workspace_id: int, result_ids: Sequence[int]
+    ) -> list[RecordingRecord]:
+        rows = await self._rows(
+            _recordings_select(workspace_id).where(_REC.result_id.in_(result_ids))
+        )
+        return [_recording(row) for row in rows]
+
+    async def fetch_recordings_by_uuids(
+        self, *, workspace_id: int, uuids: Sequence[str]
+    ) -> list[RecordingRecord]:
+        rows = await self._rows(_recordings_select(workspace_id).where(_REC.uuid.in_(uuids)))
+        return [_recording(row) for row in rows]
+
+    async def fetch_attached_media_by_recording_ids(
+        self, *, workspace_id: int, recording_ids: Sequence[int]
+    ) -> list[AttachedMediaRecord]:
+        rows = await self._rows(
+            select(*_MEDIA_COLUMNS).where(
+                _M.workspace_id == workspace_id, _M.recording_id.in_(recording_ids)
+            )
+        )
+        return [AttachedMediaRecord(**row._mapping) for row in rows]
+
+    async def fetch_attached_media_by_uuids(
+        self, *, workspace_id: int, uuids: Sequence[str]
+    ) -> list[AttachedMediaRecord]:
+        rows = await self._rows(
+            select(*_MEDIA_COLUMNS).where(_M.workspace_id == workspace_id, _M.uuid.in_(uuids))
+        )
+        return [AttachedMediaRecord(**row._mapping) for row in rows]
+
+    async def fetch_transcriptions_by_recording_ids(
+        self, *, workspace_id: int, recording_ids: Sequence[int]
+    ) -> list[TranscriptionRecord]:
+        t = models.Transcription
+        rows = await self._rows(
+            select(t.recording_id, t.language, t.document).where(
+                t.workspace_id == workspace_id, t.recording_id.in_(recording_ids)
+            )
+        )
+        return [TranscriptionRecord(**row._mapping) for row in rows]
+
+
+Engine = AsyncEngine
+
+
+@asynccontextmanager
+async def admin_transaction(engine: AsyncEngine) -> AsyncIterator[Admin]:
+    """An ``Admin`` over one transaction, committed when the block exits cleanly."""
+    async with engine.begin() as connection:
+        yield Admin(connection)
+
+
+class Admin:
+    """Writes for the command line and the demo loader, on one connection, committed by the
+    caller's ``engine.begin()`` block. (The GraphQL write path arrives with mutations.)"""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def ensure_workspace(self, *, slug: str, name: str, now: datetime) -> int:
+        w = models.Workspace
+        found = (await self._connection.execute(select(w.id).where(w.slug == slug))).scalar()
+        if found is not None:
+            return int(found)
+        result = await self._connection.execute(
+            insert(w).values(slug=slug, name=name, created_at=now).returning(w.id)
+        )
+        return int(result.scalar_one())
+
+    async def create_api_key(
+        self,
+        *,
+        workspace_id: int,
+        key_hash: str,
+        prefix: str,
+        label: str,
+        now: datetime,
+        expires_at: datetime | None = None,
+    ) -> int:
+        k = models.ApiKey
+        result = await self._connection.execute(
+            insert(k)
+            .values(
+                workspace_id=workspace_id,
+                key_hash=key_hash,
+                prefix=prefix,
+                label=label,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            .returning(k.id)
+        )
+        return int(result.scalar_one())
+
+    async def revoke_api_keys(self, *, key_hash: str, now: datetime) -> int:
+        k = models.ApiKey
+        result = await self._connection.execute(
+            update(k).where(k.key_hash == key_hash, k.revoked_at.is_(None)).values(revoked_at=now)
+        )
+        return int(result.rowcount)
+
+    async def user_test_exists(self, *, uuid: str) -> bool:
+        found = await self._connection.execute(select(_T.id).where(_T.uuid == uuid))
+        return found.first() is not None
+
+    async def insert_rows(
+        self, *, table: str, rows: Sequence[Mapping[str, Any]], returning_ids: bool = False
+    ) -> list[int]:
+        """Bulk insert into ``table``; with ``returning_ids``, the new ids in row order."""
+        target = models.Base.metadata.tables[table]
+        if not rows:
+            return []
+        if not returning_ids:
+            await self._connection.execute(insert(target), list(rows))
+            return []
+        statement = insert(target).returning(target.c.id, sort_by_parameter_order=True)
+        result = await self._connection.execute(statement, list(rows))
+        return [int(row[0]) for row in result]
+
+    async def sync_id_sequences(self) -> None:
+        """After inserting explicit ids, move PostgreSQL's sequences past them (SQLite's
+        INTEGER PRIMARY KEY follows max(id) by itself)."""
+        if self._connection.dialect.name != "postgresql":
+            return
+        for table in models.Base.metadata.sorted_tables:
+            if "id" not in table.c or not table.c.id.autoincrement:
+                continue
+            await self._connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608
+                    f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+                )
+            )

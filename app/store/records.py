@@ -1,0 +1,103 @@
+"""Plain, immutable rows the store hands upward. Building these from Core rows costs a fraction
+of ORM identity-map loading, and nothing above the store can trigger SQL through them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: int
+    workspace_id: int
+    workspace_slug: str
+    prefix: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserTestRecord:
+    id: int
+    uuid: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantRecord:
+    anonymous_id: str
+    email: str | None
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRecord:
+    id: int
+    uuid: str
+    user_test_id: int
+    name: str
+    status: str
+    created_at: datetime
+    participant: ParticipantRecord | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRecord:
+    id: int
+    uuid: str
+    result_id: int
+    kind: str
+    storage_key: str | None
+    mime_type: str
+    is_audio: bool
+    filesize: int | None
+    duration: float | None
+    language: str | None
+    failed: bool
+    failed_type: str | None
+    missing_data_warning: bool
+    start_time: datetime | None
+    created_at: datetime
+    user_test_name: str
+    result_uuid: str
+    participant_label: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedMediaRecord:
+    id: int
+    uuid: str
+    recording_id: int
+    language: str
+    type: str
+    status: str
+    status_reason: str | None
+    storage_key: str | None
+    mime_type: str | None
+    error: str | None
+    finalised_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionRecord:
+    recording_id: int
+    language: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """One keyset page of a user test's results, in ascending ``id`` order.
+
+    ``after``/``before`` are exclusive ``id`` bounds; ``limit`` rows are asked for (callers ask one
+    more than they show, to learn whether another page exists). ``backward`` walks from the end.
+    """
+
+    user_test_id: int
+    limit: int
+    after: int | None = None
+    before: int | None = None
+    backward: bool = False

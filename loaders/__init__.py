@@ -1,0 +1,1 @@
+"""Per-request dataloaders: batch functions over the store, one container per request."""

@@ -1,0 +1,35 @@
+"""Shared shape of every loader: one bulk store call per batch, results in key order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def one_per_key(keys: Sequence[K], records: Iterable[V], key: Callable[[V], K]) -> list[V | None]:
+    """Each key's record or None, in key order."""
+    by_key = {key(record): record for record in records}
+    return [by_key.get(k) for k in keys]
+
+
+def many_per_key(keys: Sequence[K], records: Iterable[V], key: Callable[[V], K]) -> list[list[V]]:
+    """Each key's records (``[]`` when none), in key order; records keep their given order."""
+    grouped: dict[K, list[V]] = {k: [] for k in keys}
+    for record in records:
+        grouped[key(record)].append(record)
+    return [grouped[k] for k in keys]
+
+
+class Loader(DataLoader):  # type: ignore[misc]
+    """A DataLoader bound to one request's store and workspace (built inside the request: the
+    loader binds to the running event loop)."""
+
+    def __init__(self, store: Any, workspace_id: int) -> None:
+        super().__init__()
+        self.store = store
+        self.workspace_id = workspace_id

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.media.signer import UrlMinter
+from app.store.facade import Store
+from loaders.media import (
+    AttachedMediaByRecordingIdLoader,
+    AttachedMediaByUuidLoader,
+    TranscriptionByRecordingIdLoader,
+)
+from loaders.recordings import RecordingByUuidLoader, RecordingsByResultIdLoader
+from loaders.results import (
+    ResultByUuidLoader,
+    ResultCountByUserTestIdLoader,
+    ResultPageByPageRequestLoader,
+)
+from loaders.urls import SignedUrlBySignRequestLoader
+from loaders.user_tests import UserTestByIdLoader, UserTestByUuidLoader
+
+
+@dataclass(frozen=True, slots=True)
+class Loaders:
+    """All loaders of one request. Build it inside the request (loaders bind to the loop)."""
+
+    user_test_by_uuid: UserTestByUuidLoader
+    user_test_by_id: UserTestByIdLoader
+    result_by_uuid: ResultByUuidLoader
+    result_page: ResultPageByPageRequestLoader
+    result_count_by_user_test_id: ResultCountByUserTestIdLoader
+    recordings_by_result_id: RecordingsByResultIdLoader
+    recording_by_uuid: RecordingByUuidLoader
+    attached_media_by_recording_id: AttachedMediaByRecordingIdLoader
+    attached_media_by_uuid: AttachedMediaByUuidLoader
+    transcription_by_recording_id: TranscriptionByRecordingIdLoader
+    signed_url: SignedUrlBySignRequestLoader
+
+    @classmethod
+    def build(cls, *, store: Store, workspace_id: int, minter: UrlMinter) -> Loaders:
+        scoped = {"store": store, "workspace_id": workspace_id}
+        return cls(
+            user_test_by_uuid=UserTestByUuidLoader(**scoped),
+            user_test_by_id=UserTestByIdLoader(**scoped),
+            result_by_uuid=ResultByUuidLoader(**scoped),
+            result_page=ResultPageByPageRequestLoader(**scoped),
+            result_count_by_user_test_id=ResultCountByUserTestIdLoader(**scoped),
+            recordings_by_result_id=RecordingsByResultIdLoader(**scoped),
+            recording_by_uuid=RecordingByUuidLoader(**scoped),
+            attached_media_by_recording_id=AttachedMediaByRecordingIdLoader(**scoped),
+            attached_media_by_uuid=AttachedMediaByUuidLoader(**scoped),
+            transcription_by_recording_id=TranscriptionByRecordingIdLoader(**scoped),
+            signed_url=SignedUrlBySignRequestLoader(minter),
+        )

@@ -1,0 +1,1 @@
+"""The GraphQL layer: one module per GraphQL type. Only this layer imports strawberry."""

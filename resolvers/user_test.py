@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.context import Context
+from app.ids import to_global_id
+from app.store.records import UserTestRecord
+from resolvers.node import Node
+from resolvers.pagination import PageInfo, encode_cursor, page_request
+from resolvers.user_test_result import UserTestResult
+
+
+@strawberry.type(description="A result and its cursor.")
+class UserTestResultEdge:
+    cursor: str = strawberry.field(description="Opaque cursor; pass it as `after` or `before`.")
+    node: UserTestResult = strawberry.field(description="The result.")
+
+
+@strawberry.type(description="A page of a user test's results (Relay cursor connection).")
+class UserTestResultConnection:
+    edges: list[UserTestResultEdge] = strawberry.field(description="The results of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page sits.")
+    _user_test_id: strawberry.Private[int]
+
+    @strawberry.field(
+        description="How many results the user test has in all. Costs a query: select it only "
+        "when needed."
+    )
+    async def total_count(self, info: strawberry.Info[Context, None]) -> int:
+        count: int = await info.context.loaders.result_count_by_user_test_id.load(
+            self._user_test_id
+        )
+        return count
+
+
+@strawberry.type(description="A user test: a study that participants take, producing results.")
+class UserTest(Node):
+    uuid: str = strawberry.field(description="Public UUID of the user test (`ut_...`).")
+    name: str = strawberry.field(description="Name of the user test.")
+    created_at: datetime = strawberry.field(description="When the user test was created.")
+    _id: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, record: UserTestRecord) -> UserTest:
+        return cls(
+            id=strawberry.ID(to_global_id("UserTest", record.uuid)),
+            uuid=record.uuid,
+            name=record.name,
+            created_at=record.created_at,
+            _id=record.id,
+        )
+
+    @strawberry.field(
+        description="The user test's results, oldest first (ascending `pk`), as a Relay "
+        "connection. Page with `first`/`after` or `last`/`before`; page size is 1 to 100 "
+        "(default 20)."
+    )
+    async def results(
+        self,
+        info: strawberry.Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> UserTestResultConnection:
+        settings = info.context.settings
+        request, size = page_request(
+            user_test_id=self._id,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            default_size=settings.default_page_size,
+            max_size=settings.max_page_size,
+        )
+        records = await info.context.loaders.result_page.load(request)
+        has_more = len(records) > size
+        if has_more:
+            records = records[1:] if request.backward else records[:size]
+        edges = [
+            UserTestResultEdge(cursor=encode_cursor(r.id), node=UserTestResult.from_record(r))
+            for r in records
+        ]
+        page_info = PageInfo(
+            has_next_page=has_more if not request.backward else request.before is not None,
+            has_previous_page=has_more if request.backward else request.after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
+        return UserTestResultConnection(edges=edges, page_info=page_info, _user_test_id=self._id)

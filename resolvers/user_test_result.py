@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.context import Context
+from app.ids import to_global_id
+from app.store.records import ParticipantRecord, RecordingRecord, ResultRecord
+from resolvers.enums import ResultStatus
+from resolvers.node import Node
+from resolvers.recording import TestSessionRecording
+
+if TYPE_CHECKING:
+    from resolvers.user_test import UserTest
+
+
+@strawberry.type(description="The person who took part in a session.")
+class Participant:
+    anonymous_id: str = strawberry.field(
+        description="Stable pseudonymous identifier of the participant within the workspace."
+    )
+    email: str | None = strawberry.field(description="Email address, when collected.")
+    name: str | None = strawberry.field(description="Display name, when collected.")
+
+    @classmethod
+    def from_record(cls, record: ParticipantRecord) -> Participant:
+        return cls(anonymous_id=record.anonymous_id, email=record.email, name=record.name)
+
+
+@strawberry.type(description="The recordings of one session, by kind.")
+class UserTestResultRecordings:
+    _result_id: strawberry.Private[int]
+
+    async def _kind(
+        self, info: strawberry.Info[Context, None], kind: str
+    ) -> RecordingRecord | None:
+        records = await info.context.loaders.recordings_by_result_id.load(self._result_id)
+        return next((r for r in records if r.kind == kind), None)
+
+    @strawberry.field(
+        description="The combined screen and camera recording, with audio: the one to play or "
+        "download. Null until one exists."
+    )
+    async def download(self, info: strawberry.Info[Context, None]) -> TestSessionRecording | None:
+        record = await self._kind(info, "download")
+        return None if record is None else TestSessionRecording.from_record(record)
+
+    @strawberry.field(description="The screen capture alone, when recorded separately.")
+    async def screen(self, info: strawberry.Info[Context, None]) -> TestSessionRecording | None:
+        record = await self._kind(info, "screen")
+        return None if record is None else TestSessionRecording.from_record(record)
+
+    @strawberry.field(description="The camera capture alone, when recorded separately.")
+    async def camera(self, info: strawberry.Info[Context, None]) -> TestSessionRecording | None:
+        record = await self._kind(info, "camera")
+        return None if record is None else TestSessionRecording.from_record(record)
+
+    @strawberry.field(description="The microphone audio alone, when recorded separately.")
+    async def audio(self, info: strawberry.Info[Context, None]) -> TestSessionRecording | None:
+        record = await self._kind(info, "audio")
+        return None if record is None else TestSessionRecording.from_record(record)
+
+
+@strawberry.type(description="One participant's session of a user test, and its recordings.")
+class UserTestResult(Node):
+    pk: int = strawberry.field(description="Numeric primary key of the result.")
+    response_uuid: str = strawberry.field(
+        name="responseUUID", description="Public UUID of the result (`ut_response_...`)."
+    )
+    name: str = strawberry.field(description="Display name of the session.")
+    status: ResultStatus = strawberry.field(description="Where the session stands.")
+    created_at: datetime = strawberry.field(description="When the session started.")
+    participant: Participant | None = strawberry.field(
+        description="Who took part; null when the participant was deleted."
+    )
+    recordings: UserTestResultRecordings = strawberry.field(
+        description="The session's recordings, by kind."
+    )
+    _user_test_id: strawberry.Private[int]
+
+    @classmethod
+    def from_record(cls, record: ResultRecord) -> UserTestResult:
+        return cls(
+            id=strawberry.ID(to_global_id("UserTestResult", record.uuid)),
+            pk=record.id,
+            response_uuid=record.uuid,
+            name=record.name,
+            status=ResultStatus[record.status],
+            created_at=record.created_at,
+            participant=(
+                Participant.from_record(record.participant) if record.participant else None
+            ),
+            recordings=UserTestResultRecordings(_result_id=record.id),
+            _user_test_id=record.user_test_id,
+        )
+
+    @strawberry.field(description="The user test this result belongs to.")
+    async def user_test(
+        self, info: strawberry.Info[Context, None]
+    ) -> Annotated[UserTest, strawberry.lazy("resolvers.user_test")]:
+        from resolvers.user_test import UserTest
+
+        record = await info.context.loaders.user_test_by_id.load(self._user_test_id)
+        assert record is not None, "a result's user test is in the same workspace"
+        return UserTest.from_record(record)

@@ -1,0 +1,164 @@
+"""Fixtures: settings from a dict -> engine (migrated, demo loaded, once per backend) -> a
+per-test transaction that is rolled back -> app (lifespan run) -> httpx client over ASGI.
+
+Every store-touching test runs on SQLite and on a throwaway PostgreSQL cluster. Without
+PostgreSQL binaries those runs are skipped with a loud message, unless
+``FOOTAGE_REQUIRE_POSTGRES`` (set by ``.ci/run``) or ``CI`` makes their absence a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.applications import Starlette
+
+from app.demo.seed import seed_demo
+from app.main import create_app
+from app.media.local import LocalSigner
+from app.settings import Settings
+from app.store.engine import make_engine
+from app.store.migrate import upgrade
+from tests.support.pg_cluster import PostgresCluster, find_pg_bindir
+from tests.support.recording_signer import RecordingSigner
+
+BACKENDS = ("sqlite", "postgresql")
+SIGNING_SECRET = "test-signing-secret-that-is-long-enough-0123456789"
+
+
+def _postgres_required() -> bool:
+    return bool(os.environ.get("FOOTAGE_REQUIRE_POSTGRES") or os.environ.get("CI"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    bindir = find_pg_bindir()
+    if bindir is None:
+        message = (
+            "PostgreSQL server binaries not found: the PostgreSQL half of the suite did NOT run. "
+            "Install them (apt-get install postgresql) or set FOOTAGE_PG_BINDIR."
+        )
+        if _postgres_required():
+            pytest.fail(message)
+        warnings.warn(message, pytest.PytestWarning, stacklevel=1)
+        pytest.skip(message)
+    with PostgresCluster(bindir) as cluster:
+        yield cluster.url
+
+
+@pytest.fixture(scope="session")
+def var_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("var")
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    engine: AsyncEngine
+    settings: Settings
+    demo_key: str
+
+
+def make_settings(var_dir: Path, database_url: str, **overrides: str) -> Settings:
+    environ = {
+        "FOOTAGE_DATABASE_URL": database_url,
+        "FOOTAGE_VAR_DIR": str(var_dir),
+        "FOOTAGE_SIGNING_KEY": SIGNING_SECRET,
+        "FOOTAGE_PUBLIC_URL": "http://testserver",
+        **overrides,
+    }
+    return Settings.from_env(environ)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, var_root: Path) -> AsyncIterator[Backend]:
+    name = request.param
+    var_dir = var_root / name
+    if name == "sqlite":
+        url = f"sqlite+aiosqlite:///{var_dir / 'footage.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    settings = make_settings(var_dir, url)
+    engine = make_engine(url)
+    await upgrade(engine)
+    outcome = await seed_demo(
+        engine, media_root=settings.media_root, key_file=var_dir / "demo_api_key"
+    )
+    assert outcome.api_key is not None
+    yield Backend(name, engine, settings, outcome.api_key)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(backend: Backend) -> AsyncIterator[AsyncConnection]:
+    """One connection in a transaction that is rolled back after the test."""
+    async with backend.engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.statements.append(statement)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def statements(backend: Backend) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    event.listen(backend.engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(backend.engine.sync_engine, "before_cursor_execute", counter)
+
+
+@pytest.fixture
+def signer(backend: Backend) -> RecordingSigner:
+    settings = backend.settings
+    return RecordingSigner(
+        LocalSigner(
+            secret=settings.signing_key, public_url=settings.public_url, root=settings.media_root
+        )
+    )
+
+
+@asynccontextmanager
+async def running(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@pytest.fixture
+async def client(
+    backend: Backend, connection: AsyncConnection, signer: RecordingSigner
+) -> AsyncIterator[httpx.AsyncClient]:
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[AsyncConnection]:
+        yield connection
+
+    app = create_app(backend.settings, engine=backend.engine, connect=connect, signer=signer)
+    async with running(app) as http:
+        http.headers["Authorization"] = f"Bearer {backend.demo_key}"
+        yield http
