@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,15 +150,32 @@ async def running(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
             yield client
 
 
+ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
 @pytest.fixture
-async def client(
-    backend: Backend, connection: AsyncConnection, signer: RecordingSigner
-) -> AsyncIterator[httpx.AsyncClient]:
+def client_factory(backend: Backend, connection: AsyncConnection) -> ClientFactory:
+    """Clients over apps sharing the test's transaction; keyword arguments go to
+    ``create_app`` (a ``signer``) or replace settings (``settings``)."""
+
     @asynccontextmanager
     async def connect() -> AsyncIterator[AsyncConnection]:
         yield connection
 
-    app = create_app(backend.settings, engine=backend.engine, connect=connect, signer=signer)
-    async with running(app) as http:
-        http.headers["Authorization"] = f"Bearer {backend.demo_key}"
+    @asynccontextmanager
+    async def factory(**kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
+        settings = kwargs.pop("settings", backend.settings)
+        app = create_app(settings, engine=backend.engine, connect=connect, **kwargs)
+        async with running(app) as http:
+            http.headers["Authorization"] = f"Bearer {backend.demo_key}"
+            yield http
+
+    return factory
+
+
+@pytest.fixture
+async def client(
+    client_factory: ClientFactory, signer: RecordingSigner
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_factory(signer=signer) as http:
         yield http

@@ -1,0 +1,151 @@
+"""Loaders: one bulk store call with all keys, results in key order, None or [] for misses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth import hash_api_key
+from app.demo.seed import RESULT_UUID, TEST_UUID
+from app.store.facade import Store
+from app.store.records import PageRequest
+from loaders.media import (
+    AttachedMediaByRecordingIdLoader,
+    AttachedMediaByUuidLoader,
+    TranscriptionByRecordingIdLoader,
+)
+from loaders.recordings import RecordingByUuidLoader, RecordingsByResultIdLoader
+from loaders.results import (
+    ResultByUuidLoader,
+    ResultCountByUserTestIdLoader,
+    ResultPageByPageRequestLoader,
+)
+from loaders.user_tests import UserTestByIdLoader, UserTestByUuidLoader
+from tests.conftest import Backend
+
+
+class SpyStore:
+    """The real store, recording every call with its arguments."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._store, name)
+
+        async def spy(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            return await method(**kwargs)
+
+        return spy
+
+
+@pytest.fixture
+async def spy(connection: AsyncConnection) -> AsyncIterator[SpyStore]:
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[AsyncConnection]:
+        yield connection
+
+    store = Store(connect)
+    yield SpyStore(store)
+    await store.close()
+
+
+async def demo_ids(spy: SpyStore, backend: Backend) -> tuple[int, int, list[int]]:
+    key = await spy._store.fetch_api_key_by_hash(key_hash=hash_api_key(backend.demo_key))
+    assert key is not None
+    workspace_id = key.workspace_id
+    [test] = await spy._store.fetch_user_tests_by_uuids(
+        workspace_id=workspace_id, uuids=[TEST_UUID]
+    )
+    [page] = await spy._store.fetch_result_pages(
+        workspace_id=workspace_id, pages=[PageRequest(user_test_id=test.id, limit=3)]
+    )
+    return workspace_id, test.id, [r.id for r in page]
+
+
+async def test_one_per_key_loaders_batch_keep_order_and_answer_none_for_misses(
+    spy: SpyStore, backend: Backend
+) -> None:
+    workspace_id, test_id, _ = await demo_ids(spy, backend)
+    by_uuid = UserTestByUuidLoader(spy, workspace_id)
+    by_id = UserTestByIdLoader(spy, workspace_id)
+    results = ResultByUuidLoader(spy, workspace_id)
+    spy.calls.clear()
+
+    tests, ids, found = await asyncio.gather(
+        by_uuid.load_many(["ut_missing", TEST_UUID]),
+        by_id.load_many([test_id, -1]),
+        results.load_many([RESULT_UUID, "nope"]),
+    )
+    assert [t and t.uuid for t in tests] == [None, TEST_UUID]
+    assert [t and t.id for t in ids] == [test_id, None]
+    assert [r and r.uuid for r in found] == [RESULT_UUID, None]
+    assert sorted(name for name, _ in spy.calls) == [
+        "fetch_results_by_uuids",
+        "fetch_user_tests_by_ids",
+        "fetch_user_tests_by_uuids",
+    ]
+    assert dict(spy.calls)["fetch_user_tests_by_uuids"]["uuids"] == ["ut_missing", TEST_UUID]
+
+
+async def test_many_per_key_loaders_answer_lists_in_key_order(
+    spy: SpyStore, backend: Backend
+) -> None:
+    workspace_id, _, result_ids = await demo_ids(spy, backend)
+    recordings = RecordingsByResultIdLoader(spy, workspace_id)
+    spy.calls.clear()
+    lists = await recordings.load_many([result_ids[2], -5, result_ids[0]])
+    assert [[r.result_id for r in rs] for rs in lists] == [[result_ids[2]], [], [result_ids[0]]]
+    assert spy.calls == [
+        (
+            "fetch_recordings_by_result_ids",
+            {"workspace_id": workspace_id, "result_ids": [result_ids[2], -5, result_ids[0]]},
+        )
+    ]
+
+    recording_ids = [lists[0][0].id, -1, lists[2][0].id]
+    media = AttachedMediaByRecordingIdLoader(spy, workspace_id)
+    transcripts = TranscriptionByRecordingIdLoader(spy, workspace_id)
+    spy.calls.clear()
+    grouped, documents = await asyncio.gather(
+        media.load_many(recording_ids), transcripts.load_many(recording_ids)
+    )
+    assert [len(g) for g in grouped] == [5, 0, 5]
+    assert all(m.recording_id == recording_ids[0] for m in grouped[0])
+    assert [d and d.recording_id for d in documents] == [recording_ids[0], None, recording_ids[2]]
+    assert len(spy.calls) == 2
+
+    by_uuid = RecordingByUuidLoader(spy, workspace_id)
+    media_by_uuid = AttachedMediaByUuidLoader(spy, workspace_id)
+    assert await by_uuid.load_many(["x", lists[0][0].uuid]) == [None, lists[0][0]]
+    assert await media_by_uuid.load_many([grouped[2][1].uuid, "y"]) == [grouped[2][1], None]
+
+
+async def test_page_loader_reads_every_page_asked_in_one_statement(
+    spy: SpyStore, backend: Backend
+) -> None:
+    workspace_id, test_id, result_ids = await demo_ids(spy, backend)
+    pages = ResultPageByPageRequestLoader(spy, workspace_id)
+    counts = ResultCountByUserTestIdLoader(spy, workspace_id)
+    spy.calls.clear()
+    first, after, backward, missing = await pages.load_many(
+        [
+            PageRequest(user_test_id=test_id, limit=2),
+            PageRequest(user_test_id=test_id, limit=2, after=result_ids[1]),
+            PageRequest(user_test_id=test_id, limit=2, backward=True),
+            PageRequest(user_test_id=-1, limit=2),
+        ]
+    )
+    assert [r.id for r in first] == result_ids[:2]
+    assert [r.id for r in after] == [result_ids[2], result_ids[2] + 1]
+    assert [r.id for r in backward] == [12345 + 118, 12345 + 119]
+    assert missing == []
+    assert [name for name, _ in spy.calls] == ["fetch_result_pages"]
+    assert await counts.load_many([test_id, -1]) == [120, 0]

@@ -1,0 +1,139 @@
+"""URLs are minted lazily, once per distinct object and window, off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from app.demo.queries import document
+from app.media.local import LocalSigner
+from app.media.signer import SignRequest, UrlMinter
+from tests.conftest import SIGNING_SECRET, ClientFactory
+from tests.support.graphql import error_codes, gql
+from tests.support.recording_signer import RecordingSigner
+
+NO_URLS = document("GetAllResults").replace("url", "status")
+SPECIFIC_NO_URLS = document("specificResult").replace("  mediaUrl\n", "")
+
+
+async def test_queries_without_url_fields_sign_nothing(
+    client: httpx.AsyncClient, signer: RecordingSigner
+) -> None:
+    await gql(client, NO_URLS)
+    await gql(client, SPECIFIC_NO_URLS)
+    assert signer.signed == []
+
+
+async def test_page_signs_each_distinct_object_once_in_one_batch(
+    client: httpx.AsyncClient, signer: RecordingSigner
+) -> None:
+    body = await gql(client, document("GetAllResults"))
+    urls = [
+        media["url"]
+        for edge in body["data"]["userTest"]["results"]["edges"]
+        for group in edge["node"]["recordings"]["download"]["attachedMedia"]
+        for media in group["media"]
+        if media["url"] is not None
+    ]
+    assert len(urls) == len(set(urls)) == len(signer.signed) == len(set(signer.signed))
+    assert signer.batches == 1
+
+
+async def test_same_object_selected_many_ways_is_signed_once(
+    client: httpx.AsyncClient, signer: RecordingSigner
+) -> None:
+    query = """{ userTestResult(resultUuid: "ut_response_9568e478-f8fe-450d-81e6-741a279c6b5b") {
+      recordings { download {
+        a: mediaUrl b: mediaUrl subtitles
+        attachedMedia { media { type url } }
+      } } } }"""
+    body = await gql(client, query)
+    recording = body["data"]["userTestResult"]["recordings"]["download"]
+    assert recording["a"] == recording["b"]
+    [subtitles] = [
+        m["url"] for m in recording["attachedMedia"][0]["media"] if m["type"] == "SUBTITLES"
+    ]
+    assert recording["subtitles"] == subtitles
+    assert len(signer.signed) == len(set(signer.signed)) == 6  # recording + five media
+
+
+async def test_repeat_query_in_a_window_returns_identical_urls_and_signs_nothing(
+    client: httpx.AsyncClient, signer: RecordingSigner
+) -> None:
+    first = await gql(client, document("GetAllResults"))
+    signed = len(signer.signed)
+    second = await gql(client, document("GetAllResults"))
+    assert second == first
+    assert len(signer.signed) == signed
+
+
+async def test_signing_failure_nulls_only_that_field_with_signing_failed(
+    client_factory: ClientFactory, tmp_path: Path
+) -> None:
+    failing = RecordingSigner(
+        LocalSigner(secret=SIGNING_SECRET.encode(), public_url="http://x", root=tmp_path),
+        fail=True,
+    )
+    async with client_factory(signer=failing) as client:
+        body = await gql(client, document("specificResult"), expect_errors=True)
+    assert set(error_codes(body)) == {"SIGNING_FAILED"}
+    recording = body["data"]["userTestResult"]["recordings"]["download"]
+    assert recording["mediaUrl"] is None
+    assert recording["mimeType"] == "video/mp4"
+    assert recording["transcription"] is not None
+
+
+def minter(signer: RecordingSigner, now: list[float], *, cache_size: int = 100) -> UrlMinter:
+    return UrlMinter(
+        signer,
+        window=300,
+        cache_size=cache_size,
+        executor=ThreadPoolExecutor(max_workers=2),
+        clock=lambda: now[0],
+    )
+
+
+def recording_signer(tmp_path: Path) -> RecordingSigner:
+    return RecordingSigner(
+        LocalSigner(secret=b"k" * 32, public_url="http://testserver", root=tmp_path)
+    )
+
+
+async def test_minter_urls_are_stable_in_a_window_and_outlive_the_ttl(tmp_path: Path) -> None:
+    signer = recording_signer(tmp_path)
+    window_start = 1_000_200.0  # a multiple of the 300 s window
+    now = [window_start]
+    urls = minter(signer, now)
+    request = SignRequest("a/b.mp4", expires_in=900)
+
+    [first] = await urls.mint([request])
+    now[0] = window_start + 299
+    [same] = await urls.mint([request])
+    assert same == first
+    assert same.expires_at >= datetime.fromtimestamp(now[0] + 900, UTC)
+
+    now[0] = window_start + 300
+    [fresh] = await urls.mint([request])
+    assert fresh.url != first.url
+    assert fresh.expires_at >= datetime.fromtimestamp(now[0] + 900, UTC)
+    assert signer.signed == ["a/b.mp4", "a/b.mp4"]
+
+
+async def test_minter_cache_stays_within_its_bound(tmp_path: Path) -> None:
+    signer = recording_signer(tmp_path)
+    urls = minter(signer, [1_000_000.0], cache_size=2)
+    await urls.mint([SignRequest(f"k{i}", 900) for i in range(5)])
+    assert len(urls._cache) == 2
+
+
+async def test_minter_merges_concurrent_misses_for_the_same_object(tmp_path: Path) -> None:
+    signer = recording_signer(tmp_path)
+    urls = minter(signer, [1_000_000.0])
+    request = SignRequest("same.mp4", 900)
+    a, b = await asyncio.gather(urls.mint([request]), urls.mint([request, request]))
+    assert a[0] == b[0] == b[1]
+    assert signer.signed == ["same.mp4"]
