@@ -4,7 +4,7 @@ store released after every operation, and a GraphiQL that opens on seed 000's qu
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -12,7 +12,6 @@ from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
-from strawberry.http.async_base_view import AsyncHTTPRequestAdapter
 from strawberry.schema import BaseSchema
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
@@ -20,6 +19,9 @@ from strawberry.types.unset import UNSET
 from app.context import Context, Services, build_context
 from app.demo.queries import NAMES, document
 from app.errors import Unauthenticated
+
+if TYPE_CHECKING:  # Strawberry's own HTTP adapter type, from its dependency
+    from cross_web import AsyncHTTPRequestAdapter
 
 _CONTEXT_KEY = "footage_context"
 
@@ -46,7 +48,7 @@ class FootageGraphQL(GraphQL[Context, None]):
             if built is not None:
                 await built.close()
 
-    async def execute_operation(  # type: ignore[override]
+    async def execute_operation(
         self,
         request: Request,
         request_adapter: AsyncHTTPRequestAdapter,

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 
+from app.store.facade import Store
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -25,11 +27,11 @@ def many_per_key(keys: Sequence[K], records: Iterable[V], key: Callable[[V], K])
     return [grouped[k] for k in keys]
 
 
-class Loader(DataLoader):  # type: ignore[misc]
+class Loader(DataLoader[Any, Any]):
     """A DataLoader bound to one request's store and workspace (built inside the request: the
     loader binds to the running event loop)."""
 
-    def __init__(self, store: Any, workspace_id: int) -> None:
+    def __init__(self, store: Store, workspace_id: int) -> None:
         super().__init__()
         self.store = store
         self.workspace_id = workspace_id

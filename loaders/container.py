@@ -37,17 +37,17 @@ class Loaders:
 
     @classmethod
     def build(cls, *, store: Store, workspace_id: int, minter: UrlMinter) -> Loaders:
-        scoped = {"store": store, "workspace_id": workspace_id}
+        scope = (store, workspace_id)
         return cls(
-            user_test_by_uuid=UserTestByUuidLoader(**scoped),
-            user_test_by_id=UserTestByIdLoader(**scoped),
-            result_by_uuid=ResultByUuidLoader(**scoped),
-            result_page=ResultPageByPageRequestLoader(**scoped),
-            result_count_by_user_test_id=ResultCountByUserTestIdLoader(**scoped),
-            recordings_by_result_id=RecordingsByResultIdLoader(**scoped),
-            recording_by_uuid=RecordingByUuidLoader(**scoped),
-            attached_media_by_recording_id=AttachedMediaByRecordingIdLoader(**scoped),
-            attached_media_by_uuid=AttachedMediaByUuidLoader(**scoped),
-            transcription_by_recording_id=TranscriptionByRecordingIdLoader(**scoped),
+            user_test_by_uuid=UserTestByUuidLoader(*scope),
+            user_test_by_id=UserTestByIdLoader(*scope),
+            result_by_uuid=ResultByUuidLoader(*scope),
+            result_page=ResultPageByPageRequestLoader(*scope),
+            result_count_by_user_test_id=ResultCountByUserTestIdLoader(*scope),
+            recordings_by_result_id=RecordingsByResultIdLoader(*scope),
+            recording_by_uuid=RecordingByUuidLoader(*scope),
+            attached_media_by_recording_id=AttachedMediaByRecordingIdLoader(*scope),
+            attached_media_by_uuid=AttachedMediaByUuidLoader(*scope),
+            transcription_by_recording_id=TranscriptionByRecordingIdLoader(*scope),
             signed_url=SignedUrlBySignRequestLoader(minter),
         )

@@ -7,7 +7,7 @@ from aiodataloader import DataLoader
 from app.media.signer import SignedUrl, SignRequest, UrlMinter
 
 
-class SignedUrlBySignRequestLoader(DataLoader):  # type: ignore[misc]
+class SignedUrlBySignRequestLoader(DataLoader[SignRequest, SignedUrl]):
     """Key: a ``SignRequest``. Result: its signed URL. Every URL a request selects is minted in
     one batch, off the event loop, through the process-wide cache."""
 

@@ -6,7 +6,7 @@ import logging
 
 from app.context import Context
 from app.errors import SigningFailed
-from app.media.signer import SignRequest
+from app.media.signer import SignedUrl, SignRequest
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ async def signed_url(context: Context, storage_key: str | None) -> str | None:
         return None
     request = SignRequest(storage_key=storage_key, expires_in=context.settings.url_ttl)
     try:
-        signed = await context.loaders.signed_url.load(request)
+        signed: SignedUrl = await context.loaders.signed_url.load(request)
     except Exception:
         log.exception("signing failed for %r", storage_key)
         raise SigningFailed("The media URL could not be signed; try again shortly.") from None

@@ -128,7 +128,7 @@ def vtt(document: dict[str, Any]) -> bytes:
 
 def waveform(seed: int, points: int = 120) -> dict[str, Any]:
     rng = random.Random(seed)
-    peaks = []
+    peaks: list[int] = []
     for _ in range(points):
         high = rng.randint(20, 120)
         peaks.extend((-high, high))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -13,6 +14,8 @@ from urllib.parse import quote
 from app.media.signer import SignedUrl, SignRequest, expiry
 
 ROUTE_PREFIX = "/media/local/"
+# Unix seconds, ASCII digits only (str.isdigit would accept "²" and other digits int() rejects).
+_EXPIRES = re.compile(r"[0-9]{1,12}")
 
 
 class LocalSigner:
@@ -43,11 +46,12 @@ class LocalSigner:
         return urls
 
     def verify(self, storage_key: str, expires: str, signature: str, *, now: float) -> bool:
-        """True when the signature is ours for this key and expiry, and it has not expired."""
-        if not expires.isdigit() or int(expires) < now:
+        """True when the signature is ours for this key and expiry, and it has not expired.
+        Hostile input (non-ASCII digits, huge numbers, odd signatures) is simply not ours."""
+        if not _EXPIRES.fullmatch(expires) or int(expires) < now:
             return False
-        expected = self.signature(storage_key, int(expires))
-        return hmac.compare_digest(expected, signature)
+        expected = self.signature(storage_key, int(expires)).encode()
+        return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
     def path_of(self, storage_key: str) -> Path | None:
         """The file behind a key, or None when the key would leave the media root."""

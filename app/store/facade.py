@@ -31,6 +31,8 @@ from app.store.records import (
     UserTestRecord,
 )
 
+AnySelect = Select[*tuple[Any, ...]]
+AnyRow = Row[*tuple[Any, ...]]
 Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 _R = models.UserTestResult
@@ -52,7 +54,7 @@ _RESULT_COLUMNS = (
 )
 
 
-def _result(row: Row[Any]) -> ResultRecord:
+def _result(row: AnyRow) -> ResultRecord:
     participant = (
         None
         if row.anonymous_id is None
@@ -71,7 +73,7 @@ def _result(row: Row[Any]) -> ResultRecord:
     )
 
 
-def _results_select(workspace_id: int) -> Select[Any]:
+def _results_select(workspace_id: int) -> AnySelect:
     return (
         select(*_RESULT_COLUMNS)
         .outerjoin(_P, _P.id == _R.participant_id)
@@ -79,7 +81,7 @@ def _results_select(workspace_id: int) -> Select[Any]:
     )
 
 
-def _recordings_select(workspace_id: int) -> Select[Any]:
+def _recordings_select(workspace_id: int) -> AnySelect:
     return (
         select(
             _REC.id,
@@ -108,7 +110,7 @@ def _recordings_select(workspace_id: int) -> Select[Any]:
     )
 
 
-def _recording(row: Row[Any]) -> RecordingRecord:
+def _recording(row: AnyRow) -> RecordingRecord:
     return RecordingRecord(**row._mapping)
 
 
@@ -139,7 +141,7 @@ class Store:
         self._connection = None
         await self._stack.aclose()
 
-    async def _rows(self, statement: Any) -> Sequence[Row[Any]]:
+    async def _rows(self, statement: Any) -> Sequence[AnyRow]:
         async with self._lock:
             if self._connection is None:
                 self._connection = await self._stack.enter_async_context(self._connect())
@@ -227,11 +229,11 @@ class Store:
         self, *, workspace_id: int, user_test_ids: Sequence[int]
     ) -> dict[int, int]:
         rows = await self._rows(
-            select(_R.user_test_id, func.count())
+            select(_R.user_test_id, func.count().label("total"))
             .where(_R.workspace_id == workspace_id, _R.user_test_id.in_(user_test_ids))
             .group_by(_R.user_test_id)
         )
-        return {row[0]: row[1] for row in rows}
+        return {row.user_test_id: row.total for row in rows}
 
     # -- recordings and media -------------------------------------------------------------------
 
