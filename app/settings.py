@@ -6,7 +6,10 @@ listed in the README.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,15 +100,21 @@ def _signing_key(configured: str, var_dir: Path) -> bytes:
             raise SettingsError(f"{PREFIX}SIGNING_KEY must be at least 32 characters")
         return configured.encode()
     path = var_dir / "signing_key"
-    if path.exists():
-        return path.read_bytes().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48).encode()
-    # O_EXCL: when several workers start at once, the first one's key wins for all.
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        write_private_once(path, secrets.token_urlsafe(48))
+    return path.read_bytes().strip()
+
+
+def write_private_once(path: Path, content: str) -> None:
+    """Create ``path`` (mode 0600) holding ``content`` unless it exists. Written aside and
+    hard-linked into place, so workers starting together never read a half-written file and
+    the first writer's content wins for all."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with path.open("xb") as out:
-            path.chmod(0o600)
-            out.write(key)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    return key
+        with os.fdopen(fd, "w") as out:
+            out.write(content + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.auth import hash_api_key, new_api_key
+from app.settings import write_private_once
 from app.store.facade import Admin, Engine, admin_transaction
 
 ASSETS = Path(__file__).with_name("assets")
@@ -320,14 +321,16 @@ async def seed_demo(engine: Engine, *, media_root: Path, key_file: Path) -> Seed
     now = datetime.now(UTC)
     rows = build_rows(now)
     created = False
-    api_key = key_file.read_text().strip() if key_file.exists() else None
+    kept = key_file.read_text().strip() if key_file.exists() else None
+    api_key = kept or new_api_key()
     async with admin_transaction(engine) as admin:
         workspace_id = await admin.ensure_workspace(slug=WORKSPACE_SLUG, name="Demo", now=now)
         if not await admin.user_test_exists(uuid=TEST_UUID):
             await _insert(admin, rows, workspace_id)
             created = True
-        if api_key is None:
-            api_key = new_api_key()
+        # A kept key is registered again when this database has not seen it (a fresh database,
+        # or FOOTAGE_DATABASE_URL pointing elsewhere), so the printed key always works.
+        if not await admin.api_key_exists(key_hash=hash_api_key(api_key)):
             await admin.create_api_key(
                 workspace_id=workspace_id,
                 key_hash=hash_api_key(api_key),
@@ -335,9 +338,9 @@ async def seed_demo(engine: Engine, *, media_root: Path, key_file: Path) -> Seed
                 label="demo",
                 now=now,
             )
-            key_file.parent.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(api_key + "\n")
-            key_file.chmod(0o600)
+    if kept is None:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        write_private_once(key_file, api_key)
     return SeedOutcome(created, write_files(rows.files, media_root), api_key)
 
 

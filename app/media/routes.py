@@ -2,7 +2,8 @@
 
 Starlette's ``FileResponse`` streams from disk in chunks and answers ``Range`` (206, multipart
 for several ranges, 416 when unsatisfiable), ``If-Range``, ``HEAD``, ``ETag`` and
-``Last-Modified``; this route adds the signature check and path confinement.
+``Last-Modified``; this route adds the signature check, path confinement and
+``If-None-Match`` (304).
 """
 
 from __future__ import annotations
@@ -34,10 +35,23 @@ async def serve_local_media(request: Request) -> Response:
     media_type = _TYPES.get(path.suffix) or mimetypes.guess_type(path.name)[0]
     # The URL is valid until `expires`, so caches may keep the bytes that long and no longer.
     max_age = max(0, int(expires) - int(now))
-    return FileResponse(
+    response = FileResponse(
         path,
         media_type=media_type or "application/octet-stream",
         headers={"Cache-Control": f"private, max-age={max_age}"},
         content_disposition_type="inline",
         filename=path.name,
+        stat_result=path.stat(),
     )
+    etag = response.headers["etag"]
+    if etag in _entity_tags(request.headers.get("if-none-match", "")):
+        return Response(
+            status_code=304,
+            headers={"ETag": etag, "Cache-Control": response.headers["cache-control"]},
+        )
+    return response
+
+
+def _entity_tags(header: str) -> set[str]:
+    """The tags of an If-None-Match header, weak ones compared weakly (RFC 9110 13.1.2)."""
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}

@@ -340,6 +340,11 @@ class Admin:
         )
         return int(result.rowcount)
 
+    async def api_key_exists(self, *, key_hash: str) -> bool:
+        k = models.ApiKey
+        found = await self._connection.execute(select(k.id).where(k.key_hash == key_hash))
+        return found.first() is not None
+
     async def user_test_exists(self, *, uuid: str) -> bool:
         found = await self._connection.execute(select(_T.id).where(_T.uuid == uuid))
         return found.first() is not None

@@ -1,0 +1,67 @@
+"""The store's guarantees that no GraphQL query shows directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import configure_mappers
+
+from app.main import NotMigrated, create_app
+from app.settings import Settings, SettingsError
+from app.store import models
+from app.store.engine import make_engine
+from tests.conftest import make_settings, running
+
+
+def test_every_relationship_refuses_to_lazy_load() -> None:
+    configure_mappers()
+    relationships = [
+        (mapper.class_.__name__, rel.key, rel.lazy)
+        for mapper in models.Base.registry.mappers
+        for rel in mapper.relationships
+    ]
+    assert relationships
+    assert [r for r in relationships if r[2] != "raise"] == []
+
+
+async def test_app_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    engine = make_engine(settings.database_url)
+    app = create_app(settings, engine=engine)
+    with pytest.raises(NotMigrated, match="python -m app migrate"):
+        async with running(app):
+            pass
+    await engine.dispose()
+
+
+def test_settings_generate_one_signing_key_and_keep_it(tmp_path: Path) -> None:
+    environ = {"FOOTAGE_VAR_DIR": str(tmp_path)}
+    first = Settings.from_env(environ)
+    second = Settings.from_env(environ)
+    assert len(first.signing_key) >= 32
+    assert first.signing_key == second.signing_key
+    assert (tmp_path / "signing_key").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FOOTAGE_URL_TTL", "0"),
+        ("FOOTAGE_URL_TTL", "soon"),
+        ("FOOTAGE_MAX_PAGE_SIZE", "1000"),
+        ("FOOTAGE_SIGNING_KEY", "short"),
+    ],
+)
+def test_settings_reject_bad_values_with_one_clear_line(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({"FOOTAGE_VAR_DIR": str(tmp_path), name: value})
+
+
+def test_settings_accept_a_libpq_style_postgres_url(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {"FOOTAGE_VAR_DIR": str(tmp_path), "FOOTAGE_DATABASE_URL": "postgresql://u:p@db/footage"}
+    )
+    assert settings.database_url == "postgresql+asyncpg://u:p@db/footage"
