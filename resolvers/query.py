@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import strawberry
 
 from app.context import Context
 from app.errors import BadUserInput
 from app.ids import from_global_id
+from loaders.container import Loaders
 from resolvers.attached_media import AttachedMedia
 from resolvers.node import Node
 from resolvers.recording import TestSessionRecording
@@ -47,17 +51,21 @@ class Query:
     )
     async def node(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Node | None:
         type_name, key = from_global_id(id)
-        loaders = info.context.loaders
-        if type_name == "UserTest":
-            test = await loaders.user_test_by_uuid.load(key)
-            return None if test is None else UserTest.from_record(test)
-        if type_name == "UserTestResult":
-            result = await loaders.result_by_uuid.load(key)
-            return None if result is None else UserTestResult.from_record(result)
-        if type_name == "TestSessionRecording":
-            recording = await loaders.recording_by_uuid.load(key)
-            return None if recording is None else TestSessionRecording.from_record(recording)
-        if type_name == "AttachedMedia":
-            media = await loaders.attached_media_by_uuid.load(key)
-            return None if media is None else AttachedMedia.from_record(media)
-        raise BadUserInput(f"Unknown type in id: {type_name[:50]!r}", argument="id")
+        kind = _NODE_TYPES.get(type_name)
+        if kind is None:
+            raise BadUserInput(f"Unknown type in id: {type_name[:50]!r}", argument="id")
+        loader, build = kind
+        record = await loader(info.context.loaders).load(key)
+        return None if record is None else build(record)
+
+
+# Global id type name -> (the loader by public uuid, the GraphQL object built from its record).
+_NODE_TYPES: dict[str, tuple[Callable[[Loaders], Any], Callable[[Any], Node]]] = {
+    "UserTest": (lambda loaders: loaders.user_test_by_uuid, UserTest.from_record),
+    "UserTestResult": (lambda loaders: loaders.result_by_uuid, UserTestResult.from_record),
+    "TestSessionRecording": (
+        lambda loaders: loaders.recording_by_uuid,
+        TestSessionRecording.from_record,
+    ),
+    "AttachedMedia": (lambda loaders: loaders.attached_media_by_uuid, AttachedMedia.from_record),
+}
