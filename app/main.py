@@ -18,6 +18,7 @@ from starlette.routing import Route
 from app.auth import Authenticator
 from app.context import Services
 from app.graphql_view import FootageGraphQL
+from app.media.links import stable_media_link
 from app.media.local import ROUTE_PREFIX, LocalSigner
 from app.media.routes import serve_local_media
 from app.media.signer import UrlMinter
@@ -87,6 +88,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(ROUTE_PREFIX + "{key:path}", serve_local_media, methods=["GET", "HEAD"]),
+            Route("/media/{id}", stable_media_link, methods=["GET"]),
             Route("/healthz", healthz),
         ],
         lifespan=lifespan,

@@ -1,18 +1,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from app.context import Context
 from app.ids import to_global_id
+from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord, RecordingRecord
 from resolvers.attached_media import AttachedMedia
 from resolvers.enums import MediaStatus, MediaType, RecordingFailureType
 from resolvers.node import Node
 from resolvers.scalars import SafeInt
-from resolvers.urls import signed_url
+from resolvers.signed_url import (
+    Disposition,
+    ExpiresIn,
+    Filename,
+    MediaDisposition,
+    SignedUrl,
+    as_signed_url,
+    mint,
+)
 
 _TYPE_ORDER = {member.name: index for index, member in enumerate(MediaType)}
 
@@ -25,11 +35,25 @@ class AttachedMediaLanguage:
     )
 
 
-def group_by_language(records: list[AttachedMediaRecord]) -> list[AttachedMediaLanguage]:
-    """Groups in language order (alphabetical), items in ``MediaType`` declaration order."""
+def group_by_language(
+    records: list[AttachedMediaRecord],
+    *,
+    languages: list[str] | None = None,
+    types: list[MediaType] | None = None,
+    statuses: list[MediaStatus] | None = None,
+) -> list[AttachedMediaLanguage]:
+    """Groups in language order (alphabetical), items in ``MediaType`` declaration order;
+    filters keep what matches all of them, and groups left empty are dropped."""
+    type_names = None if types is None else {t.name for t in types}
+    status_names = None if statuses is None else {s.name for s in statuses}
     groups: dict[str, list[AttachedMediaRecord]] = {}
     for record in records:
-        groups.setdefault(record.language, []).append(record)
+        if (
+            (languages is None or record.language in languages)
+            and (type_names is None or record.type in type_names)
+            and (status_names is None or record.status in status_names)
+        ):
+            groups.setdefault(record.language, []).append(record)
     return [
         AttachedMediaLanguage(
             language=language,
@@ -73,6 +97,7 @@ class TestSessionRecording(Node):
     created_at: datetime = strawberry.field(description="When the recording was registered.")
     _id: strawberry.Private[int]
     _storage_key: strawberry.Private[str | None]
+    _names: strawberry.Private[tuple[str | None, ...]]
 
     @classmethod
     def from_record(cls, record: RecordingRecord) -> TestSessionRecording:
@@ -91,14 +116,50 @@ class TestSessionRecording(Node):
             created_at=record.created_at,
             _id=record.id,
             _storage_key=record.storage_key,
+            _names=(record.user_test_name, record.participant_label, "recording"),
+        )
+
+    async def _mint(
+        self,
+        info: strawberry.Info[Context, None],
+        expires_in: int | None,
+        disposition: MediaDisposition | None,
+        filename: str | None,
+    ) -> MintedUrl | None:
+        return await mint(
+            info.context,
+            self._storage_key,
+            expires_in=expires_in,
+            disposition=disposition,
+            filename=filename,
+            default_filename=self._names,
         )
 
     @strawberry.field(
         description="Expiring signed URL of the recording file (mp4 or ogg, see `isAudio`); "
         "null when no file was stored."
     )
-    async def media_url(self, info: strawberry.Info[Context, None]) -> str | None:
-        return await signed_url(info.context, self._storage_key)
+    async def media_url(
+        self,
+        info: strawberry.Info[Context, None],
+        expires_in: ExpiresIn = None,
+        disposition: Disposition = None,
+        filename: Filename = None,
+    ) -> str | None:
+        minted = await self._mint(info, expires_in, disposition, filename)
+        return None if minted is None else minted.url
+
+    @strawberry.field(
+        description="The same URL as `mediaUrl`, with its expiry; null when no file was stored."
+    )
+    async def signed_media_url(
+        self,
+        info: strawberry.Info[Context, None],
+        expires_in: ExpiresIn = None,
+        disposition: Disposition = None,
+        filename: Filename = None,
+    ) -> SignedUrl | None:
+        return as_signed_url(await self._mint(info, expires_in, disposition, filename))
 
     @strawberry.field(
         description="The structured transcript (JSON with word-level timestamps), read only "
@@ -113,10 +174,20 @@ class TestSessionRecording(Node):
         "summary), grouped by language."
     )
     async def attached_media(
-        self, info: strawberry.Info[Context, None]
+        self,
+        info: strawberry.Info[Context, None],
+        languages: Annotated[
+            list[str] | None, strawberry.argument(description="Only these languages.")
+        ] = None,
+        types: Annotated[
+            list[MediaType] | None, strawberry.argument(description="Only these types.")
+        ] = None,
+        statuses: Annotated[
+            list[MediaStatus] | None, strawberry.argument(description="Only these statuses.")
+        ] = None,
     ) -> list[AttachedMediaLanguage]:
         records = await info.context.loaders.attached_media_by_recording_id.load(self._id)
-        return group_by_language(records)
+        return group_by_language(records, languages=languages, types=types, statuses=statuses)
 
     async def _legacy_url(self, context: Context, media_type: MediaType) -> str | None:
         records = await context.loaders.attached_media_by_recording_id.load(self._id)
@@ -125,7 +196,15 @@ class TestSessionRecording(Node):
         candidates.sort(key=lambda r: (r.language != self.language, r.language))
         for record in candidates:
             if record.status == MediaStatus.SUCCESS.name:
-                return await signed_url(context, record.storage_key)
+                minted = await mint(
+                    context,
+                    record.storage_key,
+                    expires_in=None,
+                    disposition=None,
+                    filename=None,
+                    default_filename=(),
+                )
+                return None if minted is None else minted.url
         return None
 
     @strawberry.field(

@@ -14,7 +14,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
-from app.media.local import LocalSigner
+from app.media.local import DISPOSITION_PARAM, LocalSigner
 
 _TYPES = {".vtt": "text/vtt", ".ogg": "audio/ogg", ".json": "application/json"}
 
@@ -26,8 +26,9 @@ async def serve_local_media(request: Request) -> Response:
     storage_key = request.path_params["key"]
     expires = request.query_params.get("expires", "")
     signature = request.query_params.get("signature", "")
+    disposition = request.query_params.get(DISPOSITION_PARAM, "")
     now = time.time()
-    if not signer.verify(storage_key, expires, signature, now=now):
+    if not signer.verify(storage_key, expires, signature, now=now, disposition=disposition):
         return PlainTextResponse("Forbidden: the link is expired or invalid.", 403)
     path = signer.path_of(storage_key)
     if path is None or not path.is_file():
@@ -43,6 +44,9 @@ async def serve_local_media(request: Request) -> Response:
         filename=path.name,
         stat_result=path.stat(),
     )
+    if disposition:
+        # Signed by us, built by app.media.disposition: safe to send as it is.
+        response.headers["content-disposition"] = disposition
     etag = response.headers["etag"]
     if etag in _entity_tags(request.headers.get("if-none-match", "")):
         return Response(

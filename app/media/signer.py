@@ -26,6 +26,9 @@ class SignRequest:
 
     storage_key: str
     expires_in: int
+    # A full Content-Disposition value (see app.media.disposition) the storage must serve the
+    # object with, or None for the object's own.
+    content_disposition: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,19 +114,30 @@ def _recording(row: AnyRow) -> RecordingRecord:
     return RecordingRecord(**row._mapping)
 
 
-_MEDIA_COLUMNS = (
-    _M.id,
-    _M.uuid,
-    _M.recording_id,
-    _M.language,
-    _M.type,
-    _M.status,
-    _M.status_reason,
-    _M.storage_key,
-    _M.mime_type,
-    _M.error,
-    _M.finalised_at,
-)
+def _media_select(workspace_id: int) -> AnySelect:
+    """Media items with the names their default download filename is made of."""
+    return (
+        select(
+            _M.id,
+            _M.uuid,
+            _M.recording_id,
+            _M.language,
+            _M.type,
+            _M.status,
+            _M.status_reason,
+            _M.storage_key,
+            _M.mime_type,
+            _M.error,
+            _M.finalised_at,
+            _T.name.label("user_test_name"),
+            func.coalesce(_P.name, _P.anonymous_id).label("participant_label"),
+        )
+        .join(_REC, _REC.id == _M.recording_id)
+        .join(_R, _R.id == _REC.result_id)
+        .join(_T, _T.id == _R.user_test_id)
+        .outerjoin(_P, _P.id == _R.participant_id)
+        .where(_M.workspace_id == workspace_id)
+    )
 
 
 class Store:
@@ -255,18 +266,14 @@ class Store:
         self, *, workspace_id: int, recording_ids: Sequence[int]
     ) -> list[AttachedMediaRecord]:
         rows = await self._rows(
-            select(*_MEDIA_COLUMNS).where(
-                _M.workspace_id == workspace_id, _M.recording_id.in_(recording_ids)
-            )
+            _media_select(workspace_id).where(_M.recording_id.in_(recording_ids))
         )
         return [AttachedMediaRecord(**row._mapping) for row in rows]
 
     async def fetch_attached_media_by_uuids(
         self, *, workspace_id: int, uuids: Sequence[str]
     ) -> list[AttachedMediaRecord]:
-        rows = await self._rows(
-            select(*_MEDIA_COLUMNS).where(_M.workspace_id == workspace_id, _M.uuid.in_(uuids))
-        )
+        rows = await self._rows(_media_select(workspace_id).where(_M.uuid.in_(uuids)))
         return [AttachedMediaRecord(**row._mapping) for row in rows]
 
     async def fetch_transcriptions_by_recording_ids(

@@ -79,6 +79,8 @@ class AttachedMediaRecord:
     mime_type: str | None
     error: str | None
     finalised_at: datetime | None
+    user_test_name: str
+    participant_label: str | None
 
 
 @dataclass(frozen=True, slots=True)
