@@ -35,8 +35,10 @@ def clean_filename(name: str) -> str:
 
 
 def ascii_fallback(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return _ASCII_UNSAFE.sub("_", decomposed).strip(" _") or "download"
+    """Accents dropped (é -> e), anything else outside safe ASCII becomes ``_``."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    kept = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _ASCII_UNSAFE.sub("_", kept).strip(" _") or "download"
 
 
 def content_disposition(disposition: str, filename: str | None) -> str:
