@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,15 @@ async def test_page_signs_each_distinct_object_once_in_one_batch(
     ]
     assert len(urls) == len(set(urls)) == len(signer.signed) == len(set(signer.signed))
     assert signer.batches == 1
+
+
+async def test_signing_runs_in_worker_threads_never_on_the_event_loop(
+    client: httpx.AsyncClient, signer: RecordingSigner
+) -> None:
+    await gql(client, document("GetAllResults"))
+    assert signer.threads
+    assert threading.current_thread().name not in signer.threads
+    assert all(name.startswith("sign") for name in signer.threads)
 
 
 async def test_same_object_selected_many_ways_is_signed_once(

@@ -16,6 +16,7 @@ class RecordingSigner:
         self.fail = fail
         self.signed: list[str] = []
         self.batches = 0
+        self.threads: set[str] = set()
         self._lock = threading.Lock()
 
     def sign(
@@ -23,6 +24,7 @@ class RecordingSigner:
     ) -> list[SignedUrl]:
         with self._lock:
             self.batches += 1
+            self.threads.add(threading.current_thread().name)
             self.signed.extend(r.storage_key for r in requests)
         if self.fail:
             raise OSError("storage signing backend unavailable")
