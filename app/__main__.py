@@ -83,7 +83,14 @@ async def _revoke_api_key(settings: Settings, key: str) -> None:
     print("footage: key revoked", file=sys.stderr)
 
 
-async def _check_migrated(settings: Settings) -> None:
+async def _check_ready(settings: Settings) -> None:
+    """Fail before uvicorn starts, with one line, on anything the server could not serve with."""
+    from app.media.backends import build_signer
+
+    try:
+        build_signer(settings)
+    except SettingsError as error:
+        sys.exit(f"footage: cannot serve: {error}")
     engine = make_engine(settings.database_url)
     try:
         problem = await pending_revision(engine)
@@ -96,7 +103,7 @@ async def _check_migrated(settings: Settings) -> None:
 def _serve(settings: Settings, workers: int) -> None:
     import uvicorn
 
-    asyncio.run(_check_migrated(settings))
+    asyncio.run(_check_ready(settings))
     uvicorn.run(
         "app.main:app_from_environment",
         factory=True,

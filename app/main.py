@@ -18,6 +18,7 @@ from starlette.routing import Route
 from app.auth import Authenticator
 from app.context import Services
 from app.graphql_view import FootageGraphQL
+from app.media.backends import build_signer
 from app.media.links import stable_media_link
 from app.media.local import ROUTE_PREFIX, LocalSigner
 from app.media.routes import serve_local_media
@@ -54,12 +55,18 @@ def create_app(
             problem = await pending_revision(db)
             if problem is not None:
                 raise NotMigrated(f"Footage cannot start: {problem}.")
-            local = LocalSigner(
-                secret=settings.signing_key,
-                public_url=settings.public_url,
-                root=settings.media_root,
+            url_signer = signer or build_signer(settings)
+            # The local route verifies with the settings' secret, whoever signs (tests wrap the
+            # signer); with another backend the app serves no files itself.
+            local = (
+                LocalSigner(
+                    secret=settings.signing_key,
+                    public_url=settings.public_url,
+                    root=settings.media_root,
+                )
+                if settings.storage == "local"
+                else None
             )
-            url_signer = signer or local
             app.state.services = Services(
                 settings=settings,
                 connect=connect or db.connect,
@@ -71,7 +78,6 @@ def create_app(
                     executor=executor,
                 ),
             )
-            # The local route verifies with the settings' secret whoever signs (tests wrap it).
             app.state.local_signer = local
             app.state.demo_key = _demo_key(settings)
             yield

@@ -1,7 +1,7 @@
 """Process settings, read once by the app factory from the environment (or a dict in tests).
 
 Every variable carries the ``FOOTAGE_`` prefix (``HOST`` and ``PORT`` too, for the server) and is
-listed in the README.
+listed in the README; the one exception is Google's own ``GOOGLE_APPLICATION_CREDENTIALS``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import os
 import secrets
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PREFIX = "FOOTAGE_"
+STORAGES = ("local", "gcs")
+GCS_ENDPOINT = "https://storage.googleapis.com"
 
 
 class SettingsError(ValueError):
@@ -23,10 +25,10 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str
+    database_url: str = field(repr=False)
     var_dir: Path
     media_root: Path
-    signing_key: bytes
+    signing_key: bytes = field(repr=False)
     public_url: str
     host: str
     port: int
@@ -38,6 +40,15 @@ class Settings:
     default_page_size: int
     max_page_size: int
     env: str
+    # Storage backend. The GCS fields are only read when storage == "gcs"; app.media.gcs checks
+    # that they make a usable signer when the app starts. Defaults keep direct construction
+    # working for code that predates them.
+    storage: str = "local"
+    gcs_bucket: str | None = None
+    gcs_endpoint: str = GCS_ENDPOINT
+    gcs_credentials_file: Path | None = None
+    gcs_hmac_access_id: str | None = None
+    gcs_hmac_secret: str | None = field(default=None, repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -84,10 +95,27 @@ class Settings:
             default_page_size=get_int("DEFAULT_PAGE_SIZE", 20, low=1, high=100),
             max_page_size=get_int("MAX_PAGE_SIZE", 100, low=1, high=100),
             env=get("ENV", "development"),
+            storage=_storage(get("STORAGE", "local")),
+            gcs_bucket=get("GCS_BUCKET", "") or None,
+            gcs_endpoint=(get("GCS_ENDPOINT", "") or GCS_ENDPOINT).rstrip("/"),
+            # Google's own variable, so one key file serves Footage and Google's tools alike.
+            gcs_credentials_file=_optional_path(environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")),
+            gcs_hmac_access_id=get("GCS_HMAC_ACCESS_ID", "") or None,
+            gcs_hmac_secret=get("GCS_HMAC_SECRET", "") or None,
         )
         if settings.url_ttl > settings.url_max_ttl:
             raise SettingsError(f"{PREFIX}URL_TTL must not exceed {PREFIX}URL_MAX_TTL")
         return settings
+
+
+def _storage(value: str) -> str:
+    if value not in STORAGES:
+        raise SettingsError(f"{PREFIX}STORAGE must be one of {', '.join(STORAGES)}, got {value!r}")
+    return value
+
+
+def _optional_path(value: str) -> Path | None:
+    return Path(value).resolve() if value else None
 
 
 def _signing_key(configured: str, var_dir: Path) -> bytes:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from app.media.local import LocalSigner
-from app.media.signer import SignedUrl, SignRequest
+from app.media.signer import SignedUrl, Signer, SignRequest
 
 
 class RecordingSigner:
-    def __init__(self, inner: LocalSigner, *, fail: bool = False) -> None:
+    def __init__(self, inner: Signer, *, fail: bool = False) -> None:
         self.inner = inner
         self.name = inner.name
         self.fail = fail

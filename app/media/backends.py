@@ -1,0 +1,21 @@
+"""The storage backend the settings choose (``FOOTAGE_STORAGE``), built once per process."""
+
+from __future__ import annotations
+
+from app.media.local import LocalSigner
+from app.media.signer import Signer
+from app.settings import Settings
+
+
+def build_signer(settings: Settings) -> Signer:
+    """The signer for ``settings.storage``; raises SettingsError when its configuration is
+    unusable, so the process fails at startup rather than at its first URL."""
+    if settings.storage == "gcs":
+        # Imported here: google-cloud-storage takes about a third of a second to import, and
+        # processes on the local backend never need it.
+        from app.media.gcs import gcs_signer
+
+        return gcs_signer(settings)
+    return LocalSigner(
+        secret=settings.signing_key, public_url=settings.public_url, root=settings.media_root
+    )
