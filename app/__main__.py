@@ -10,7 +10,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from app.auth import hash_api_key, new_api_key
+from app.auth import DEFAULT_SCOPES, SCOPES, hash_api_key, new_api_key, scope_string
 from app.settings import Settings, SettingsError
 from app.store.engine import make_engine
 from app.store.facade import admin_transaction
@@ -51,7 +51,15 @@ async def _seed_demo(settings: Settings) -> None:
     print(f"footage: GraphiQL: {settings.public_url}/graphql")
 
 
-async def _create_api_key(settings: Settings, workspace: str, label: str, days: int | None) -> None:
+async def _create_api_key(
+    settings: Settings, workspace: str, label: str, days: int | None, scopes: list[str] | None
+) -> None:
+    try:
+        chosen = scope_string(scopes or DEFAULT_SCOPES)
+    except ValueError as error:
+        sys.exit(f"footage: {error}")
+    if days is not None and days < 1:
+        sys.exit("footage: --expires-in-days must be at least 1")
     key = new_api_key()
     now = datetime.now(UTC)
     engine = make_engine(settings.database_url)
@@ -64,6 +72,7 @@ async def _create_api_key(settings: Settings, workspace: str, label: str, days: 
                 prefix=key[:8],
                 label=label,
                 now=now,
+                scopes=chosen,
                 expires_at=now + timedelta(days=days) if days else None,
             )
     finally:
@@ -143,6 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--workspace", required=True, help="workspace slug (created if needed)")
     create.add_argument("--label", default="", help="what the key is for")
     create.add_argument("--expires-in-days", type=int, default=None)
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        help=f"repeat for each; default: {' '.join(DEFAULT_SCOPES)}",
+    )
     revoke = commands.add_parser("revoke-api-key", help="revoke a key")
     revoke.add_argument("key")
     export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
@@ -160,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "seed-demo":
         asyncio.run(_seed_demo(settings))
     elif args.command == "create-api-key":
-        asyncio.run(_create_api_key(settings, args.workspace, args.label, args.expires_in_days))
+        asyncio.run(
+            _create_api_key(settings, args.workspace, args.label, args.expires_in_days, args.scope)
+        )
     elif args.command == "revoke-api-key":
         asyncio.run(_revoke_api_key(settings, args.key))
 

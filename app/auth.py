@@ -11,13 +11,28 @@ import hashlib
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.store.facade import Store
 
 KEY_PREFIX = "ftg_"
+RESULTS_READ = "results:read"
+MEDIA_SIGN = "media:sign"
+WRITE = "write"
+SCOPES = (RESULTS_READ, MEDIA_SIGN, WRITE)
+# What a new key may do unless told otherwise: read, never write.
+DEFAULT_SCOPES = (RESULTS_READ, MEDIA_SIGN)
+
+
+def scope_string(scopes: Iterable[str]) -> str:
+    """Validated, de-duplicated, in canonical order; ValueError names an unknown scope."""
+    chosen = set(scopes)
+    unknown = chosen - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scope {sorted(unknown)[0]!r}; scopes are {', '.join(SCOPES)}")
+    return " ".join(scope for scope in SCOPES if scope in chosen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +42,7 @@ class Viewer:
     api_key_id: int
     workspace_id: int
     workspace_slug: str
+    scopes: frozenset[str]
 
 
 def new_api_key() -> str:
@@ -71,7 +87,11 @@ class Authenticator:
         if record is None or not _usable(record.expires_at, record.revoked_at):
             self._cache.pop(key_hash, None)
             return None
-        viewer = Viewer(record.id, record.workspace_id, record.workspace_slug)
+        viewer = Viewer(
+            record.id, record.workspace_id, record.workspace_slug, frozenset(record.scopes.split())
+        )
+        # Recorded on lookups only, so at most once per cache lifetime per key and process.
+        await store.touch_api_key(api_key_id=record.id, now=datetime.now(UTC))
         # Only valid keys are cached: caching misses would let random keys evict real ones.
         if self._cache_seconds > 0:
             self._cache[key_hash] = (now + self._cache_seconds, viewer, record.expires_at)

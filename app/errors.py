@@ -23,6 +23,18 @@ class Unauthenticated(FootageError):
     code = "UNAUTHENTICATED"
 
 
+class Forbidden(FootageError):
+    code = "FORBIDDEN"
+
+
+class LimitExceeded(FootageError):
+    """A documented limit was passed; ``code`` names which one."""
+
+    def __init__(self, message: str, *, code: str, **extensions: Any) -> None:
+        self.code = code
+        super().__init__(message, **extensions)
+
+
 class NotFound(FootageError):
     code = "NOT_FOUND"
 

@@ -3,10 +3,13 @@ store released after every operation, and a GraphiQL that opens on seed 000's qu
 
 from __future__ import annotations
 
+import asyncio
 import html
+import math
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
@@ -18,7 +21,7 @@ from strawberry.types.unset import UNSET
 
 from app.context import Context, Services, build_context
 from app.demo.queries import NAMES, document
-from app.errors import Unauthenticated
+from app.errors import LimitExceeded, Unauthenticated
 
 if TYPE_CHECKING:  # Strawberry's own HTTP adapter type, from its dependency
     from cross_web import AsyncHTTPRequestAdapter
@@ -64,9 +67,64 @@ class FootageGraphQL(GraphQL[Context, None]):
                 "A valid API key is required: send `Authorization: Bearer <key>`."
             )
             return ExecutionResult(data=None, errors=[error])
-        return await super().execute_operation(
-            request, request_adapter, request_data, context, root_value, sub_response
-        )
+        services: Services = request.app.state.services
+        wait = services.rate_limiter.retry_after(context.viewer.api_key_id)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            sub_response.status_code = 429
+            sub_response.headers["Retry-After"] = str(seconds)
+            limited = LimitExceeded(
+                f"Too many requests for this API key; retry in {seconds} s.",
+                code="RATE_LIMITED",
+                retryAfter=seconds,
+            )
+            return ExecutionResult(data=None, errors=[limited])
+        timeout = context.settings.query_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                result = await super().execute_operation(
+                    request, request_adapter, request_data, context, root_value, sub_response
+                )
+        except TimeoutError:
+            sub_response.status_code = 504
+            late = LimitExceeded(
+                f"The query did not finish within {timeout:g} s.", code="TIMEOUT", limit=timeout
+            )
+            return ExecutionResult(data=None, errors=[late])
+        return result
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        # Only JSON bodies: form and multipart bodies are what a cross-site form can send
+        # without a CORS preflight (GraphQL over HTTP: 415 for them).
+        if request.method == "POST":
+            content_type = (request.content_type or "").split(";")[0].strip().lower()
+            if content_type != "application/json":
+                raise HTTPException(415, "POST bodies must be application/json.")
+        return await super().parse_http_body(request)
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        if GRAPHQL_RESPONSE_JSON in request.headers.get("accept", ""):
+            sub_response.media_type = GRAPHQL_RESPONSE_JSON
+        request.state.sub_response = sub_response
+        return sub_response
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        body = await super().process_result(request, result)
+        if _is_request_error(result):
+            # GraphQL over HTTP: a request that never executed has no `data` entry, and under
+            # application/graphql-response+json it answers 400.
+            body.pop("data", None)
+            sub_response: Response = request.state.sub_response
+            if sub_response.media_type == GRAPHQL_RESPONSE_JSON and not sub_response.status_code:
+                sub_response.status_code = 400
+        return body
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if sub_response.media_type == GRAPHQL_RESPONSE_JSON:
+            response.headers["content-type"] = GRAPHQL_RESPONSE_JSON
+        return response
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -122,3 +180,15 @@ ReactDOM.createRoot(document.getElementById("graphiql")).render(
 </body>
 </html>
 """
+
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Parse and validation failures: nothing executed, so no error has a path."""
+    return (
+        result.data is None
+        and bool(result.errors)
+        and all(error.path is None for error in result.errors or ())
+    )

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,12 +20,13 @@ from starlette.routing import Route
 from app.auth import Authenticator
 from app.context import Services
 from app.graphql_view import FootageGraphQL
+from app.limits import RateLimiter, RequestContextMiddleware
 from app.media.backends import build_signer
 from app.media.links import stable_media_link
 from app.media.local import ROUTE_PREFIX, LocalSigner
 from app.media.routes import serve_local_media
 from app.media.signer import UrlMinter
-from app.schema import schema
+from app.schema import build_schema
 from app.settings import Settings
 from app.store.engine import make_engine
 from app.store.facade import Connect
@@ -41,10 +44,12 @@ def create_app(
     *,
     engine: AsyncEngine | None = None,
     connect: Connect | None = None,
+    begin: Connect | None = None,
     signer: Any | None = None,
 ) -> Starlette:
-    """The ASGI app. Tests pass their own ``engine``/``connect`` (a rolled-back transaction)
-    and may pass a recording ``signer``; production builds everything from ``settings``."""
+    """The ASGI app. Tests pass their own ``engine``, ``connect`` and ``begin`` (a rolled-back
+    transaction and savepoints in it) and may pass a recording ``signer``; production builds
+    everything from ``settings``."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -70,7 +75,11 @@ def create_app(
             app.state.services = Services(
                 settings=settings,
                 connect=connect or db.connect,
+                begin=begin or db.begin,
                 authenticator=Authenticator(cache_seconds=settings.api_key_cache_seconds),
+                rate_limiter=RateLimiter(
+                    per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+                ),
                 minter=UrlMinter(
                     url_signer,
                     window=settings.signing_window,
@@ -89,8 +98,21 @@ def create_app(
     async def healthz(_request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    graphql = FootageGraphQL(schema, graphiql=not settings.is_production)
+    graphql = FootageGraphQL(build_schema(settings), graphiql=not settings.is_production)
+    middleware = [Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)]
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+                expose_headers=["X-Request-Id", "Retry-After"],
+                max_age=600,
+            )
+        )
     return Starlette(
+        middleware=middleware,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route(ROUTE_PREFIX + "{key:path}", serve_local_media, methods=["GET", "HEAD"]),

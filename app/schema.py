@@ -1,54 +1,100 @@
-"""The schema object. ``schema.graphql`` is exported from it (``make schema``) and a test fails
-when the two drift apart."""
+"""The schema object and the rules every operation runs under. ``schema.graphql`` is exported
+from the module-level ``schema`` (``make schema``); a test fails when the two drift apart. The
+app builds its own with its settings' limits (``build_schema(settings)``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from graphql import ASTValidationRule, GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
+from app.graphql_limits import alias_limit_rule, depth_limit_rule
+from app.settings import Settings
 from resolvers.query import Query
 from resolvers.scalars import SCALARS
 
 log = logging.getLogger("footage.errors")
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    """Mask what nobody raised on purpose. Errors of our own, and GraphQL's own parse and
-    validation errors (which have no original error), keep their message and code."""
-    original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False
-    log.error("unexpected error at %s", error.path, exc_info=original)
-    return True
+class ErrorPolicy(MaskErrors):
+    """Every error leaves with an ``extensions.code``. Errors raised on purpose keep their
+    message and code; GraphQL's own parse, validation and variable errors get theirs; anything
+    else is masked as INTERNAL with the request id, and logged with its traceback."""
 
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        request_id = getattr(self.execution_context.context, "request_id", None)
+        return [self._coded(error, request_id) for error in errors]
 
-class _MaskUnexpected(MaskErrors):
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+    def _coded(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
+        original = error.original_error
+        if original is not None and not isinstance(original, GraphQLError):
+            log.error(
+                "unexpected error at %s (request %s)", error.path, request_id, exc_info=original
+            )
+            return self._with(error, "Internal server error", code="INTERNAL", requestId=request_id)
+        if (error.extensions or {}).get("code"):
+            return error
+        if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+            code = "TOO_MANY_TOKENS" if "tokens" in error.message else "GRAPHQL_PARSE_FAILED"
+        elif error.message.startswith("Variable '$") or error.path is not None:
+            code = "BAD_USER_INPUT"
+        else:
+            code = "GRAPHQL_VALIDATION_FAILED"
+        return self._with(error, error.message, code=code)
+
+    @staticmethod
+    def _with(error: GraphQLError, message: str, **extensions: object) -> GraphQLError:
         return GraphQLError(
-            message="Internal server error",
+            message=message,
             nodes=error.nodes,
             source=error.source,
             positions=error.positions,
             path=error.path,
-            extensions={"code": "INTERNAL"},
+            extensions={**(error.extensions or {}), **extensions},
         )
 
 
-def build_schema() -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with ``settings``' limits; without settings, the contract as exported."""
+    # Factories: Strawberry builds fresh extensions per operation. The parse and validation
+    # caches live at module level, keyed by size; the rule classes are made once here so the
+    # validation cache (keyed by schema, document and rules) keeps hitting.
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: ParserCache(maxsize=1_000),
+        lambda: ValidationCache(maxsize=1_000),
+        lambda: ErrorPolicy(),
+    ]
+    if settings is not None:
+        rules: list[type[ASTValidationRule]] = [
+            depth_limit_rule(settings.max_depth),
+            alias_limit_rule(settings.max_aliases),
+        ]
+        max_tokens = settings.max_tokens
+        extensions += [
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: AddValidationRules(rules),
+        ]
+        if settings.is_production:
+            extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
-        extensions=[
-            # Factories: Strawberry builds fresh extensions per operation; the parse and
-            # validation caches live at module level, keyed by size, shared by all requests.
-            lambda: ParserCache(maxsize=1_000),
-            lambda: ValidationCache(maxsize=1_000),
-            lambda: _MaskUnexpected(should_mask_error=_should_mask),
-        ],
-        config=StrawberryConfig(scalar_map=SCALARS),
+        extensions=extensions,
+        config=StrawberryConfig(
+            scalar_map=SCALARS,
+            disable_field_suggestions=settings is not None and settings.is_production,
+        ),
     )
 
 

@@ -40,6 +40,16 @@ class Settings:
     default_page_size: int
     max_page_size: int
     env: str
+    # Limits: each violation has its own error code (README, "Limits").
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5_000
+    max_body_bytes: int = 100_000
+    max_urls_per_request: int = 1_000
+    query_timeout: float = 10.0
+    rate_limit_per_minute: int = 1_200
+    rate_limit_burst: int = 200
+    cors_origins: tuple[str, ...] = ()
     # Storage backend. The GCS fields are only read when storage == "gcs"; app.media.gcs checks
     # that they make a usable signer when the app starts. Defaults keep direct construction
     # working for code that predates them.
@@ -94,7 +104,20 @@ class Settings:
             api_key_cache_seconds=get_int("API_KEY_CACHE_SECONDS", 10, low=0, high=3_600),
             default_page_size=get_int("DEFAULT_PAGE_SIZE", 20, low=1, high=100),
             max_page_size=get_int("MAX_PAGE_SIZE", 100, low=1, high=100),
-            env=get("ENV", "development"),
+            env=_env(get("ENV", "development")),
+            max_depth=get_int("MAX_DEPTH", 12, low=2, high=100),
+            max_aliases=get_int("MAX_ALIASES", 30, low=0, high=1_000),
+            max_tokens=get_int("MAX_TOKENS", 5_000, low=100, high=1_000_000),
+            max_body_bytes=get_int("MAX_BODY_BYTES", 100_000, low=1_000, high=100_000_000),
+            max_urls_per_request=get_int("MAX_URLS_PER_REQUEST", 1_000, low=0, high=1_000_000),
+            query_timeout=get_int("QUERY_TIMEOUT", 10, low=1, high=600),
+            rate_limit_per_minute=get_int("RATE_LIMIT_PER_MINUTE", 1_200, low=0, high=10**7),
+            rate_limit_burst=get_int("RATE_LIMIT_BURST", 200, low=1, high=10**7),
+            cors_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in get("CORS_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
             storage=_storage(get("STORAGE", "local")),
             gcs_bucket=get("GCS_BUCKET", "") or None,
             gcs_endpoint=(get("GCS_ENDPOINT", "") or GCS_ENDPOINT).rstrip("/"),
@@ -106,6 +129,12 @@ class Settings:
         if settings.url_ttl > settings.url_max_ttl:
             raise SettingsError(f"{PREFIX}URL_TTL must not exceed {PREFIX}URL_MAX_TTL")
         return settings
+
+
+def _env(value: str) -> str:
+    if value not in ("development", "production"):
+        raise SettingsError(f"{PREFIX}ENV must be development or production, got {value!r}")
+    return value
 
 
 def _storage(value: str) -> str:

@@ -163,9 +163,14 @@ def client_factory(backend: Backend, connection: AsyncConnection) -> ClientFacto
         yield connection
 
     @asynccontextmanager
+    async def begin() -> AsyncIterator[AsyncConnection]:
+        async with connection.begin_nested():
+            yield connection
+
+    @asynccontextmanager
     async def factory(**kwargs: Any) -> AsyncIterator[httpx.AsyncClient]:
         settings = kwargs.pop("settings", backend.settings)
-        app = create_app(settings, engine=backend.engine, connect=connect, **kwargs)
+        app = create_app(settings, engine=backend.engine, connect=connect, begin=begin, **kwargs)
         async with running(app) as http:
             http.headers["Authorization"] = f"Bearer {backend.demo_key}"
             yield http

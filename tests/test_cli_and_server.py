@@ -179,7 +179,7 @@ def assert_unauthenticated(response: httpx.Response) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["www-authenticate"].startswith("Bearer")
     body = response.json()
-    assert body["data"] is None
+    assert "data" not in body
     assert [error["extensions"]["code"] for error in body["errors"]] == ["UNAUTHENTICATED"]
 
 

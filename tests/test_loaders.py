@@ -52,7 +52,7 @@ async def spy(connection: AsyncConnection) -> AsyncIterator[SpyStore]:
     async def connect() -> AsyncIterator[AsyncConnection]:
         yield connection
 
-    store = Store(connect)
+    store = Store(connect, connect)
     yield SpyStore(store)
     await store.close()
 

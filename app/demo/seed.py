@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.auth import hash_api_key, new_api_key
+from app.auth import SCOPES, hash_api_key, new_api_key, scope_string
 from app.settings import write_private_once
 from app.store.facade import Admin, Engine, admin_transaction
 
@@ -337,6 +337,7 @@ async def seed_demo(engine: Engine, *, media_root: Path, key_file: Path) -> Seed
                 prefix=api_key[:8],
                 label="demo",
                 now=now,
+                scopes=scope_string(SCOPES),
             )
     if kept is None:
         key_file.parent.mkdir(parents=True, exist_ok=True)

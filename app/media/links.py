@@ -9,10 +9,12 @@ unknown one.
 from __future__ import annotations
 
 import logging
+import math
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from app.auth import MEDIA_SIGN
 from app.context import Context, Services, build_context
 from app.errors import FootageError
 from app.ids import from_global_id
@@ -44,6 +46,13 @@ async def stable_media_link(request: Request) -> Response:
 
 
 async def _redirect(context: Context, request: Request) -> Response:
+    wait = request.app.state.services.rate_limiter.retry_after(context.viewer.api_key_id)
+    if wait > 0:
+        limited = _error(429, "RATE_LIMITED", "Too many requests for this API key.")
+        limited.headers["Retry-After"] = str(math.ceil(wait))
+        return limited
+    if MEDIA_SIGN not in context.viewer.scopes:
+        return _error(403, "FORBIDDEN", f"This API key lacks the `{MEDIA_SIGN}` scope.")
     type_name, key = from_global_id(request.path_params["id"])
     loaders = context.loaders
     storage_key: str | None = None

@@ -141,8 +141,9 @@ def _media_select(workspace_id: int) -> AnySelect:
 
 
 class Store:
-    def __init__(self, connect: Connect) -> None:
+    def __init__(self, connect: Connect, begin: Connect) -> None:
         self._connect = connect
+        self._begin = begin
         self._stack = AsyncExitStack()
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
@@ -170,11 +171,20 @@ class Store:
                 models.ApiKey.prefix,
                 models.ApiKey.expires_at,
                 models.ApiKey.revoked_at,
+                models.ApiKey.scopes,
             )
             .join(models.Workspace, models.Workspace.id == models.ApiKey.workspace_id)
             .where(models.ApiKey.key_hash == key_hash)
         )
         return ApiKeyRecord(**rows[0]._mapping) if rows else None
+
+    async def touch_api_key(self, *, api_key_id: int, now: datetime) -> None:
+        """Record a key's use, in its own committed transaction (the request's own connection
+        only reads and is rolled back)."""
+        async with self._lock, self._begin() as connection:
+            await connection.execute(
+                update(models.ApiKey).where(models.ApiKey.id == api_key_id).values(last_used_at=now)
+            )
 
     # -- user tests -----------------------------------------------------------------------------
 
@@ -323,6 +333,7 @@ class Admin:
         prefix: str,
         label: str,
         now: datetime,
+        scopes: str,
         expires_at: datetime | None = None,
     ) -> int:
         k = models.ApiKey
@@ -335,6 +346,7 @@ class Admin:
                 label=label,
                 created_at=now,
                 expires_at=expires_at,
+                scopes=scopes,
             )
             .returning(k.id)
         )

@@ -87,6 +87,9 @@ class ApiKey(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Space-separated scope names (app.auth.SCOPES).
+    scopes: Mapped[str] = mapped_column(String(200), server_default="results:read media:sign write")
+    last_used_at: Mapped[datetime | None]
 
     workspace: Mapped[Workspace] = relationship(lazy="raise")
 

@@ -16,6 +16,7 @@ class ApiKeyRecord:
     prefix: str
     expires_at: datetime | None
     revoked_at: datetime | None
+    scopes: str
 
 
 @dataclass(frozen=True, slots=True)

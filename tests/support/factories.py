@@ -28,6 +28,7 @@ async def make_workspace(
     *,
     expires_at: datetime | None = None,
     revoked: bool = False,
+    scopes: str = "results:read media:sign write",
 ) -> Workspace:
     """A workspace with a key, one user test, one result, one recording and one media item."""
     now = datetime.now(UTC)
@@ -40,6 +41,7 @@ async def make_workspace(
         prefix=key[:8],
         label="test",
         now=now,
+        scopes=scopes,
         expires_at=expires_at,
     )
     if revoked:

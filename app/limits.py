@@ -1,0 +1,121 @@
+"""Per-process limits outside GraphQL validation: request size, rate and request ids."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def graphql_error_body(message: str, code: str, **extensions: object) -> bytes:
+    error = {"message": message, "extensions": {"code": code, **extensions}}
+    return orjson.dumps({"errors": [error]})
+
+
+class RequestContextMiddleware:
+    """Gives every HTTP request an id (a sane incoming ``X-Request-Id`` is kept), answers it in
+    the response, and refuses bodies over ``max_body_bytes`` with 413 (BODY_TOO_LARGE), whether
+    announced by Content-Length or found while streaming."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        raw_id = request_id.encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message["headers"], (b"x-request-id", raw_id)]}
+            await send(message)
+
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_body_bytes:
+            await self._too_large(send_with_id)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send_with_id)
+        except _BodyTooLarge:
+            await self._too_large(send_with_id)
+
+    async def _too_large(self, send: Send) -> None:
+        body = graphql_error_body(
+            f"The request body exceeds {self.max_body_bytes} bytes.",
+            "BODY_TOO_LARGE",
+            limit=self.max_body_bytes,
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """A token bucket per API key and process: ``per_minute`` sustained, ``burst`` at once.
+    With several workers each enforces its own share; put a shared limiter in front of a
+    large deployment."""
+
+    def __init__(
+        self, *, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self._clock = clock
+        self._buckets: dict[int, _Bucket] = {}
+
+    def retry_after(self, key_id: int) -> float:
+        """0 when the request may go ahead (and is counted), else seconds until it may."""
+        if self.rate <= 0:
+            return 0.0
+        now = self._clock()
+        bucket = self._buckets.get(key_id)
+        if bucket is None:
+            bucket = self._buckets[key_id] = _Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.rate
