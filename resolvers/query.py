@@ -5,6 +5,7 @@ from typing import Any
 
 import strawberry
 
+from app.auth import RESULTS_READ
 from app.context import Context
 from app.errors import BadUserInput
 from app.ids import from_global_id
@@ -31,6 +32,7 @@ class Query:
         "this workspace."
     )
     async def user_test(self, info: strawberry.Info[Context, None], uuid: str) -> UserTest | None:
+        info.context.require(RESULTS_READ)
         record = await info.context.loaders.user_test_by_uuid.load(_checked(uuid, "uuid"))
         return None if record is None else UserTest.from_record(record)
 
@@ -41,6 +43,7 @@ class Query:
     async def user_test_result(
         self, info: strawberry.Info[Context, None], result_uuid: str
     ) -> UserTestResult | None:
+        info.context.require(RESULTS_READ)
         loader = info.context.loaders.result_by_uuid
         record = await loader.load(_checked(result_uuid, "resultUuid"))
         return None if record is None else UserTestResult.from_record(record)
@@ -50,6 +53,7 @@ class Query:
         "to refresh one recording's or media item's signed URL; null when it does not exist."
     )
     async def node(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Node | None:
+        info.context.require(RESULTS_READ)
         type_name, key = from_global_id(id)
         kind = _NODE_TYPES.get(type_name)
         if kind is None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import strawberry
 
+from app.auth import MEDIA_SIGN
 from app.context import Context
 from app.errors import SigningFailed
 from app.media.options import sign_request
@@ -70,6 +71,8 @@ async def mint(
     """The signed URL of ``storage_key`` (None when there is no object), or a coded error."""
     if storage_key is None:
         return None
+    context.require(MEDIA_SIGN)
+    context.count_url()
     request = sign_request(
         context.settings,
         storage_key,
