@@ -41,3 +41,12 @@ class NotFound(FootageError):
 
 class SigningFailed(FootageError):
     code = "SIGNING_FAILED"
+
+
+def code_for_graphql_error(message: str, *, syntax: bool, executed: bool) -> str:
+    """The code of an error GraphQL itself raised (parse, validation, variable coercion)."""
+    if syntax or message.startswith("Syntax Error"):
+        return "TOO_MANY_TOKENS" if "tokens" in message else "GRAPHQL_PARSE_FAILED"
+    if executed or message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"

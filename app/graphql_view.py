@@ -21,7 +21,7 @@ from strawberry.types.unset import UNSET
 
 from app.context import Context, Services, build_context
 from app.demo.queries import NAMES, document
-from app.errors import LimitExceeded, Unauthenticated
+from app.errors import LimitExceeded, Unauthenticated, code_for_graphql_error
 
 if TYPE_CHECKING:  # Strawberry's own HTTP adapter type, from its dependency
     from cross_web import AsyncHTTPRequestAdapter
@@ -110,7 +110,15 @@ class FootageGraphQL(GraphQL[Context, None]):
         return sub_response
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
-        body = await super().process_result(request, result)
+        body: dict[str, Any] = dict(await super().process_result(request, result))
+        # Strawberry skips extensions' error hooks when parsing fails: code what is left here.
+        errors: list[dict[str, Any]] = body.get("errors") or []
+        for error in errors:
+            extensions = error.setdefault("extensions", {})
+            if "code" not in extensions:
+                extensions["code"] = code_for_graphql_error(
+                    error["message"], syntax=False, executed="path" in error
+                )
         if _is_request_error(result):
             # GraphQL over HTTP: a request that never executed has no `data` entry, and under
             # application/graphql-response+json it answers 400.

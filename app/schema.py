@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import strawberry
 from graphql import ASTValidationRule, GraphQLError, GraphQLSyntaxError
@@ -20,6 +21,7 @@ from strawberry.extensions import (
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
+from app.errors import code_for_graphql_error
 from app.graphql_limits import alias_limit_rule, depth_limit_rule
 from app.settings import Settings
 from resolvers.query import Query
@@ -46,12 +48,11 @@ class ErrorPolicy(MaskErrors):
             return self._with(error, "Internal server error", code="INTERNAL", requestId=request_id)
         if (error.extensions or {}).get("code"):
             return error
-        if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
-            code = "TOO_MANY_TOKENS" if "tokens" in error.message else "GRAPHQL_PARSE_FAILED"
-        elif error.message.startswith("Variable '$") or error.path is not None:
-            code = "BAD_USER_INPUT"
-        else:
-            code = "GRAPHQL_VALIDATION_FAILED"
+        code = code_for_graphql_error(
+            error.message,
+            syntax=isinstance(error, GraphQLSyntaxError),
+            executed=error.path is not None,
+        )
         return self._with(error, error.message, code=code)
 
     @staticmethod
@@ -64,6 +65,11 @@ class ErrorPolicy(MaskErrors):
             path=error.path,
             extensions={**(error.extensions or {}), **extensions},
         )
+
+
+class FootageSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Client errors are not the server's to log; ErrorPolicy logs the unexpected ones."""
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -88,7 +94,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ]
         if settings.is_production:
             extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return FootageSchema(
         query=Query,
         extensions=extensions,
         config=StrawberryConfig(

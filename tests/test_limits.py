@@ -1,0 +1,195 @@
+"""Every documented limit answers with its own code; nothing reaches the resolvers past one."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.demo.queries import document
+from app.limits import RateLimiter
+from tests.conftest import Backend, ClientFactory, make_settings
+from tests.support.graphql import error_codes, gql
+
+
+@pytest.fixture
+def limited(client_factory: ClientFactory, backend: Backend, tmp_path: Path) -> Any:
+    """A client over an app whose settings override the given FOOTAGE_* values."""
+
+    def make(**environ: str) -> Any:
+        url = backend.settings.database_url
+        settings = make_settings(tmp_path, url, **{f"FOOTAGE_{k}": v for k, v in environ.items()})
+        return client_factory(settings=settings)
+
+    return make
+
+
+async def test_seed_queries_fit_within_the_default_limits(client: httpx.AsyncClient) -> None:
+    for name in ("specificResult", "listResults", "GetAllResults"):
+        await gql(client, document(name))
+
+
+async def test_too_deep_query_is_refused_with_query_too_deep(limited: Any) -> None:
+    async with limited(MAX_DEPTH="8") as client:
+        body = await gql(client, document("GetAllResults"), expect_errors=True)
+    assert error_codes(body) == ["QUERY_TOO_DEEP"]
+    assert "data" not in body
+
+
+async def test_depth_follows_fragments(limited: Any) -> None:
+    async with limited(MAX_DEPTH="6") as client:
+        body = await gql(client, document("listResults"), expect_errors=True)
+    assert error_codes(body) == ["QUERY_TOO_DEEP"]
+
+
+async def test_introspection_depth_is_not_counted(limited: Any) -> None:
+    query = "{ __schema { types { fields { type { ofType { ofType { ofType { name } } } } } } } }"
+    async with limited(MAX_DEPTH="3") as client:
+        await gql(client, query)
+
+
+async def test_too_many_aliases_is_refused(limited: Any) -> None:
+    fields = " ".join(f"a{i}: __typename" for i in range(6))
+    async with limited(MAX_ALIASES="5") as client:
+        body = await gql(client, "{ " + fields + " }", expect_errors=True)
+        assert error_codes(body) == ["TOO_MANY_ALIASES"]
+        await gql(client, "{ " + " ".join(f"a{i}: __typename" for i in range(5)) + " }")
+
+
+async def test_too_many_tokens_is_refused(limited: Any) -> None:
+    async with limited(MAX_TOKENS="100") as client:
+        body = await gql(client, "{ " + "__typename " * 200 + "}", expect_errors=True)
+    assert error_codes(body) == ["TOO_MANY_TOKENS"]
+
+
+async def test_body_over_the_limit_is_413(limited: Any) -> None:
+    async with limited(MAX_BODY_BYTES="2000") as client:
+        response = await client.post(
+            "/graphql", json={"query": "{ __typename }", "pad": "x" * 3000}
+        )
+        assert response.status_code == 413
+        assert error_codes(response.json()) == ["BODY_TOO_LARGE"]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            # No Content-Length: the limit is found while reading.
+            yield b'{"query": "{ __typename }", "pad": "'
+            for _ in range(5):
+                yield b"x" * 1000
+            yield b'"}'
+
+        streamed = await client.post(
+            "/graphql", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert streamed.status_code == 413
+
+
+async def test_url_ceiling_nulls_urls_past_it_and_keeps_the_rest(limited: Any) -> None:
+    async with limited(MAX_URLS_PER_REQUEST="5") as client:
+        body = await gql(client, document("GetAllResults"), expect_errors=True)
+    assert set(error_codes(body)) == {"URL_LIMIT_EXCEEDED"}
+    edges = body["data"]["userTest"]["results"]["edges"]
+    urls = [
+        m["url"]
+        for e in edges
+        for g in e["node"]["recordings"]["download"]["attachedMedia"]
+        for m in g["media"]
+    ]
+    assert sum(url is not None for url in urls) == 5
+    assert len(edges) == 10
+
+
+async def test_default_url_ceiling_admits_a_full_page_with_every_url(
+    client: httpx.AsyncClient,
+) -> None:
+    query = (
+        document("GetAllResults")
+        .replace("first: 10", "first: 100")
+        .replace("download {", "download { mediaUrl transcript subtitles waveform")
+    )
+    await gql(client, query)
+
+
+async def test_slow_query_times_out_with_timeout(
+    limited: Any, connection: AsyncConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.store.facade import Store
+
+    original = Store.fetch_user_tests_by_uuids
+
+    async def slow(self: Store, **kwargs: Any) -> Any:
+        await asyncio.sleep(5)
+        return await original(self, **kwargs)
+
+    monkeypatch.setattr(Store, "fetch_user_tests_by_uuids", slow)
+    async with limited(QUERY_TIMEOUT="1") as client:
+        body = await gql(client, document("GetAllResults"), expect_errors=True, status=504)
+    assert error_codes(body) == ["TIMEOUT"]
+
+
+async def test_rate_limit_answers_429_with_a_retry_hint(limited: Any) -> None:
+    async with limited(RATE_LIMIT_PER_MINUTE="60", RATE_LIMIT_BURST="3") as client:
+        for _ in range(3):
+            await gql(client, "{ __typename }")
+        response = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 429
+    body = response.json()
+    assert error_codes(body) == ["RATE_LIMITED"]
+    assert body["errors"][0]["extensions"]["retryAfter"] == int(response.headers["retry-after"])
+    assert 1 <= int(response.headers["retry-after"]) <= 2
+
+
+def test_rate_limiter_refills_at_its_rate() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=2, clock=lambda: now[0])
+    assert [limiter.retry_after(1) for _ in range(2)] == [0.0, 0.0]
+    assert limiter.retry_after(1) == pytest.approx(1.0)
+    assert limiter.retry_after(2) == 0.0  # keys have their own buckets
+    now[0] += 1.0
+    assert limiter.retry_after(1) == 0.0
+
+
+async def test_production_turns_off_introspection_graphiql_and_suggestions(limited: Any) -> None:
+    async with limited(ENV="production") as client:
+        body = await gql(client, "{ __schema { queryType { name } } }", expect_errors=True)
+        assert set(error_codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
+        assert "introspection" in body["errors"][0]["message"].lower()
+        typo = await gql(client, '{ userTst(uuid: "x") { name } }', expect_errors=True)
+        assert "Did you mean" not in typo["errors"][0]["message"]
+        page = await client.get("/graphql", headers={"Accept": "text/html"})
+        assert "graphiql" not in page.text.lower()
+    async with limited() as client:
+        typo = await gql(client, '{ userTst(uuid: "x") { name } }', expect_errors=True)
+        assert "Did you mean" in typo["errors"][0]["message"]
+
+
+async def test_cors_allows_only_listed_origins(limited: Any) -> None:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    async with limited(CORS_ORIGINS="https://app.example.com") as client:
+        allowed = await client.options(
+            "/graphql", headers={"Origin": "https://app.example.com", **preflight}
+        )
+        denied = await client.options(
+            "/graphql", headers={"Origin": "https://evil.example", **preflight}
+        )
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example.com"
+    assert "access-control-allow-origin" not in denied.headers
+
+
+async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) -> None:
+    mine = await client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "abc-123"}
+    )
+    assert mine.headers["x-request-id"] == "abc-123"
+    hostile = await client.post(
+        "/graphql", json={"query": "{ __typename }"}, headers={"X-Request-Id": "a b;<script>"}
+    )
+    assert hostile.headers["x-request-id"] != "a b;<script>"
+    assert len(hostile.headers["x-request-id"]) == 32
