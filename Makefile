@@ -30,6 +30,10 @@ typecheck: $(STAMP)
 schema: $(STAMP) ## re-export schema.graphql from the code
 	$(BIN)/python -m app export-schema --output schema.graphql
 
+.PHONY: bench
+bench: $(STAMP) ## benchmark a real server (BENCH_ARGS="--duration 5 --results 1000 ..."); see BENCHMARKS.md
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 check: lint typecheck test
 
 clean:

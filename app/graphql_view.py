@@ -38,7 +38,7 @@ class FootageGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = request.app.state.services
         context = await build_context(services, request)
-        request.state.footage_context = context
+        setattr(request.state, _CONTEXT_KEY, context)
         return context
 
     async def run(
