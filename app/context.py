@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 
 from app.auth import Authenticator, Viewer, bearer_token
 from app.errors import Forbidden, LimitExceeded, Unauthenticated
+from app.events import Broker
 from app.limits import RateLimiter
 from app.media.signer import UrlMinter
 from app.settings import Settings
@@ -26,6 +27,7 @@ class Services:
     authenticator: Authenticator
     rate_limiter: RateLimiter
     minter: UrlMinter
+    broker: Broker
 
 
 @dataclass(slots=True)
@@ -34,6 +36,7 @@ class Context:
     settings: Settings
     store: Store
     minter: UrlMinter
+    broker: Broker
     viewer_or_none: Viewer | None
     request_id: str
     _loaders: Loaders | None = field(default=None)
@@ -85,6 +88,7 @@ async def build_context(services: Services, request: HTTPConnection) -> Context:
         settings=services.settings,
         store=store,
         minter=services.minter,
+        broker=services.broker,
         viewer_or_none=viewer,
         request_id=request.scope.get("state", {}).get("request_id", ""),
     )

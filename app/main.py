@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from app.auth import Authenticator
 from app.context import Services
+from app.events import InProcessBroker
 from app.graphql_view import FootageGraphQL
 from app.limits import RateLimiter, RequestContextMiddleware
 from app.media.backends import build_signer
@@ -86,6 +87,7 @@ def create_app(
                     cache_size=settings.url_cache_size,
                     executor=executor,
                 ),
+                broker=InProcessBroker(),
             )
             app.state.local_signer = local
             app.state.demo_key = _demo_key(settings)
