@@ -1,0 +1,207 @@
+"""Counts that need to see inside the app: SQL statements and signatures per request, and the
+longest event-loop stall. The app is built with ``create_app`` over the benchmark database and
+driven through ``httpx.ASGITransport`` in this process.
+
+CPU per request: the median process CPU time (event loop and database threads) of
+``CPU_SAMPLES`` sequential requests, each after ``gc.collect()``, so other work on the machine
+and the timing of full collections do not move it.
+
+Stall method: after one untimed round, while a scenario's requests run concurrently
+(``STALL_CONCURRENCY`` at a time, at most ``STALL_REQUESTS`` requests or ``STALL_SECONDS``), a
+watcher task sleeps 1 ms in a loop and records how late it wakes. A late wake-up means the loop
+was held that long, by one long callback (a garbage collection counts) or by a queue of ready
+callbacks: the time a new connection would wait. The largest lateness is the stall. The same is
+measured with one request at a time, which shows the longest single piece of work. The client's
+own work runs on the same loop (each client yields between requests, as a socket would make it),
+so these are upper bounds on the server's share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import gc
+import statistics
+import threading
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+from starlette.applications import Starlette
+
+from app.main import create_app
+from app.media.local import LocalSigner
+from app.media.signer import SignedUrl, SignRequest
+from app.settings import Settings
+from app.store.engine import make_engine
+from bench.scenarios import Scenario
+
+STALL_CONCURRENCY = 16
+STALL_REQUESTS = 48
+STALL_SECONDS = 4.0
+CPU_SAMPLES = 7
+
+
+class CountingSigner:
+    """The local signer, counting the URLs it signs (called from the minter's worker threads)."""
+
+    def __init__(self, inner: LocalSigner) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def sign(
+        self, requests: Sequence[SignRequest], *, signed_at: int, window: int
+    ) -> list[SignedUrl]:
+        with self._lock:
+            self.count += len(requests)
+        return self.inner.sign(requests, signed_at=signed_at, window=window)
+
+
+@dataclass(frozen=True)
+class Counts:
+    first_statements: int  # includes the API key lookup
+    statements: int  # steady state: key cached, same request again
+    first_signatures: int
+    signatures: int  # the same request repeated inside the signing window
+    response_bytes: int
+    cpu_ms: float  # median CPU time of one request, after a full collection
+    max_stall_ms: float  # STALL_CONCURRENCY requests at a time
+    max_stall_c1_ms: float  # one request at a time
+
+
+@dataclass
+class Harness:
+    client: httpx.AsyncClient
+    signer: CountingSigner
+    statements: list[int]
+
+    async def post(self, scenario: Scenario) -> httpx.Response:
+        response = await self.client.post(
+            "/graphql",
+            json=scenario.body,
+            headers={"Authorization": f"Bearer {scenario.api_key}"},
+        )
+        check(scenario, response.status_code, response.content)
+        return response
+
+    async def load(
+        self, scenario: Scenario, *, concurrency: int, requests: int, seconds: float
+    ) -> None:
+        """``requests`` requests, ``concurrency`` at a time, stopping early at ``seconds``."""
+        deadline = time.monotonic() + seconds
+        remaining = [requests]
+
+        async def worker() -> None:
+            while remaining[0] > 0 and time.monotonic() < deadline:
+                remaining[0] -= 1
+                await self.post(scenario)
+                # A cheap request never suspends over ASGITransport; a socket would yield here.
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    async def stall(self, scenario: Scenario, concurrency: int) -> float:
+        """The longest loop stall (ms) while ``scenario`` runs at ``concurrency``."""
+        stop = asyncio.Event()
+        watcher = asyncio.create_task(watch_loop(stop))
+        try:
+            await self.load(
+                scenario,
+                concurrency=concurrency,
+                requests=STALL_REQUESTS if concurrency > 1 else STALL_REQUESTS // 3,
+                seconds=STALL_SECONDS,
+            )
+        finally:
+            stop.set()
+        return round(await watcher * 1000, 1)
+
+
+def check(scenario: Scenario, status: int, body: bytes) -> None:
+    if status != 200 or b'"errors"' in body:
+        raise RuntimeError(f"{scenario.name}: HTTP {status}: {body[:500]!r}")
+
+
+@contextlib.asynccontextmanager
+async def harness(settings: Settings) -> AsyncIterator[Harness]:
+    engine = make_engine(settings.database_url)
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    signer = CountingSigner(
+        LocalSigner(
+            secret=settings.signing_key, public_url=settings.public_url, root=settings.media_root
+        )
+    )
+    app: Starlette = create_app(settings, engine=engine, signer=signer)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                yield Harness(client, signer, statements)
+    finally:
+        await engine.dispose()
+
+
+async def watch_loop(stop: asyncio.Event) -> float:
+    """The longest lateness (seconds) of a 1 ms sleep while ``stop`` is unset."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    while not stop.is_set():
+        asleep = loop.time()
+        await asyncio.sleep(0.001)
+        worst = max(worst, loop.time() - asleep - 0.001)
+    return worst
+
+
+async def _measure(bench: Harness, scenario: Scenario) -> Counts:
+    marks = (bench.statements[0], bench.signer.count)
+    await bench.post(scenario)
+    first = (bench.statements[0] - marks[0], bench.signer.count - marks[1])
+    marks = (bench.statements[0], bench.signer.count)
+    response = await bench.post(scenario)
+    again = (bench.statements[0] - marks[0], bench.signer.count - marks[1])
+    samples = []
+    for _ in range(CPU_SAMPLES):
+        # Collected first, so one request's figure does not carry a share of another's garbage.
+        gc.collect()
+        started = time.process_time()
+        await bench.post(scenario)
+        samples.append(time.process_time() - started)
+    await bench.load(scenario, concurrency=STALL_CONCURRENCY, requests=STALL_CONCURRENCY, seconds=2)
+    return Counts(
+        first_statements=first[0],
+        statements=again[0],
+        first_signatures=first[1],
+        signatures=again[1],
+        response_bytes=len(response.content),
+        cpu_ms=round(statistics.median(samples) * 1000, 2),
+        max_stall_ms=await bench.stall(scenario, STALL_CONCURRENCY),
+        max_stall_c1_ms=await bench.stall(scenario, 1),
+    )
+
+
+async def measure(settings: Settings, scenarios: Sequence[Scenario]) -> dict[str, Counts | str]:
+    """Counts per scenario (or what went wrong); cold scenarios run on an app whose URL cache
+    is off."""
+    found: dict[str, Counts | str] = {}
+    for cold in (False, True):
+        chosen = [s for s in scenarios if s.cold == cold]
+        if not chosen:
+            continue
+        configured = dataclasses.replace(settings, url_cache_size=0) if cold else settings
+        async with harness(configured) as bench:
+            for scenario in chosen:
+                try:
+                    found[scenario.name] = await _measure(bench, scenario)
+                except Exception as error:  # recorded, and the other scenarios still run
+                    found[scenario.name] = f"{type(error).__name__}: {error}"[:300]
+    return found

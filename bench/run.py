@@ -1,0 +1,232 @@
+"""``make bench``: build (or reuse) the dataset, count statements, signatures and loop stalls
+in-process, then load a real uvicorn server over HTTP and record the figures.
+
+    python -m bench.run [--results N] [--database-url URL] [--duration S] [--warmup S]
+                        [--only NAME ...] [--set FOOTAGE_NAME=VALUE ...] [--no-wrk]
+                        [--no-markdown]
+
+Writes ``bench/results/<timestamp>.json`` and the figures section of BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import functools
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.settings import Settings
+from bench.dataset import Dataset, ensure_dataset
+from bench.inprocess import check, measure
+from bench.load import run_load, wrk_available
+from bench.report import rewrite_markdown, targets
+from bench.scenarios import Scenario, deep_position, scenarios
+from bench.server import Server, serve, server_environment
+
+CONCURRENCY = (1, 16)
+RESULTS_DIR = Path("bench/results")
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def _wait_for_fresh_window(window: int, needed: float) -> float:
+    """Warm URL runs must not straddle a signing-window boundary (every cached URL would be
+    signed again): wait for the next window when this one ends too soon. Returns the wait."""
+    left = window - time.time() % window
+    if needed >= window or left >= needed:
+        return 0.0
+    log(f"waiting {left:.0f} s for the next signing window")
+    time.sleep(left + 0.5)
+    return round(left + 0.5, 1)
+
+
+def _measure_http(
+    server: Server, scenario: Scenario, args: argparse.Namespace, window: int
+) -> dict[str, Any]:
+    url = f"{server.base}/graphql"
+    headers = {"Authorization": f"Bearer {scenario.api_key}"}
+
+    def one_request() -> httpx.Response:
+        """Checks the answer; also primes the URL cache, and waits out a previous run's
+        requests still in the server (the load tools close connections without waiting)."""
+        response = httpx.post(url, json=scenario.body, headers=headers, timeout=60)
+        check(scenario, response.status_code, response.content)
+        return response
+
+    try:
+        response = one_request()
+    except (RuntimeError, httpx.HTTPError) as error:
+        log(f"{scenario.name}: not loaded: {error}")
+        return {"error": f"{type(error).__name__}: {error}"[:300]}
+    waited = 0.0
+    if scenario.urls and not scenario.cold:
+        waited = _wait_for_fresh_window(window, args.warmup + len(CONCURRENCY) * args.duration + 5)
+        one_request()
+    load = functools.partial(run_load, url, scenario.body, scenario.api_key, use_wrk=args.wrk)
+    if args.warmup:
+        load(concurrency=16, seconds=args.warmup)
+    loads: dict[str, dict[str, Any]] = {}
+    for concurrency in CONCURRENCY:
+        one_request()
+        time.sleep(0.5)
+        cpu = server.cpu_seconds()
+        result = load(concurrency=concurrency, seconds=args.duration)
+        after = server.cpu_seconds()
+        per_request = None
+        if cpu is not None and after is not None and result.requests:
+            per_request = round((after - cpu) / result.requests * 1000, 2)
+        loads[str(concurrency)] = {**dataclasses.asdict(result), "server_cpu_ms": per_request}
+        log(
+            f"{scenario.name} c={concurrency}: {result.rps:,.1f} req/s, p50 {result.p50_ms:.1f} "
+            f"ms, p99 {result.p99_ms:.1f} ms, max {result.max_ms:.1f} ms, errors {result.errors}, "
+            f"server CPU {per_request} ms/request"
+        )
+    return {
+        "http_response_bytes": len(response.content),
+        "window_wait_s": waited,
+        "load": loads,
+    }
+
+
+def _command(argv: list[str]) -> str:
+    if os.environ.get("MAKELEVEL"):
+        extra = os.environ.get("BENCH_ARGS", "").strip()
+        return "make bench" + (f" BENCH_ARGS={shlex.quote(extra)}" if extra else "")
+    return shlex.join(["python", "-m", "bench.run", *argv])
+
+
+def _tool(use_wrk: bool) -> str:
+    if not use_wrk:
+        return "httpx (Python, async)"
+    wrk = shutil.which("wrk") or "wrk"
+    version = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [wrk, "-v"], capture_output=True, text=True, timeout=10, check=False
+    ).stdout.split(" [")[0]
+    return version or "wrk"
+
+
+def _revision() -> str:
+    """The commit measured, and whether the app's code differs from it."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+
+    def run(*command: str) -> str:
+        done = subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [git, *command], capture_output=True, text=True, timeout=30, check=False
+        )
+        return done.stdout.strip()
+
+    dirty = run("status", "--porcelain", "--", "app", "loaders", "resolvers", "pyproject.toml")
+    return run("rev-parse", "--short", "HEAD") + (" with uncommitted app changes" if dirty else "")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser.add_argument("--results", type=int, default=10_000, help="results in the dataset")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per scenario")
+    parser.add_argument("--only", nargs="+", default=None, help="scenario names to run")
+    parser.add_argument("--no-wrk", dest="wrk", action="store_false", help="use the httpx client")
+    parser.add_argument("--no-markdown", dest="markdown", action="store_false")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FOOTAGE_NAME=VALUE",
+        help="a server setting other than the defaults (recorded with the figures)",
+    )
+    args = parser.parse_args(argv)
+    pairs = [item.partition("=") for item in args.set]
+    if any(not name.startswith("FOOTAGE_") or not sep for name, sep, _ in pairs):
+        parser.error("--set takes FOOTAGE_NAME=VALUE")
+    args.set = {name: value for name, _, value in pairs}
+    args.wrk = args.wrk and wrk_available()
+    if not 1 <= args.duration <= 120 or not 0 <= args.warmup <= 60:
+        parser.error("--duration must be 1 to 120 s and --warmup 0 to 60 s")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    started = datetime.now(UTC)
+    load_before = os.getloadavg()[0]
+    clock = time.monotonic()
+    dataset: Dataset = asyncio.run(ensure_dataset(args.results, args.database_url))
+    log(f"dataset ready in {time.monotonic() - clock:.1f} s: {dataset.var_dir}")
+    chosen = [s for s in scenarios(dataset) if args.only is None or s.name in args.only]
+    settings = Settings.from_env(server_environment(dataset, 8000, **args.set))
+
+    counts = asyncio.run(measure(settings, chosen))
+    measured: dict[str, dict[str, Any]] = {}
+    for scenario in chosen:
+        found = counts[scenario.name]
+        log(f"{scenario.name}: {found}")
+        measured[scenario.name] = {"title": scenario.title}
+        if isinstance(found, str):
+            measured[scenario.name]["error"] = found
+        else:
+            measured[scenario.name]["counts"] = dataclasses.asdict(found)
+    var_dir = Path(dataset.var_dir)
+    for cold in (False, True):
+        group = [s for s in chosen if s.http and s.cold == cold]
+        if not group:
+            continue
+        extra = {**args.set, **({"FOOTAGE_URL_CACHE_SIZE": "0"} if cold else {})}
+        with serve(
+            dataset, var_dir / f"server-{'cold' if cold else 'warm'}.log", **extra
+        ) as server:
+            for scenario in group:
+                measured[scenario.name].update(
+                    _measure_http(server, scenario, args, settings.signing_window)
+                )
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    results_file = RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.json"
+    run: dict[str, Any] = {
+        "date": f"{started:%Y-%m-%d %H:%M} UTC",
+        "command": _command(argv),
+        "cores": os.cpu_count(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "python": platform.python_version(),
+        "database": "PostgreSQL" if args.database_url else "SQLite",
+        "results": dataset.results,
+        "deep_position": deep_position(dataset),
+        "code": _revision(),
+        "settings": args.set,
+        "tool": _tool(args.wrk),
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "duration": args.duration,
+        "warmup": args.warmup,
+        "results_file": str(results_file),
+        "scenarios": measured,
+    }
+    run["targets"] = targets(run)
+    results_file.write_text(json.dumps(run, indent=1) + "\n")
+    if args.markdown:
+        rewrite_markdown(run)
+    for row in run["targets"]:
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[row["met"]]
+        log(f"{verdict:>7}: {row['target']}: {row['measured']}")
+    log(f"wrote {results_file}" + (" and BENCHMARKS.md" if args.markdown else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""What is measured: GraphQL documents and who sends them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.demo.queries import document
+from bench.dataset import Dataset
+from resolvers.pagination import encode_cursor
+
+DEEP = 10_000
+# Seed 000's GetAllResults selection, paged and parameterised, plus the recording's mediaUrl.
+_PAGE = """
+query BenchPage($uuid: String!, $first: Int!, $after: String) {
+  userTest(uuid: $uuid) {
+    results(first: $first, after: $after) {
+      edges { node { pk recordings { download {
+        %s attachedMedia { language media { type status %s } }
+      } } } }
+    }
+  }
+}"""
+PAGE_URLS = _PAGE % ("mediaUrl", "url")
+PAGE_NO_URLS = _PAGE % ("", "")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    body: dict[str, Any]
+    api_key: str
+    urls: bool = False  # selects signed URLs
+    cold: bool = False  # measured with the URL cache off (FOOTAGE_URL_CACHE_SIZE=0)
+    http: bool = True  # False: in-process probe only (statement count)
+
+
+def deep_position(dataset: Dataset) -> int:
+    """10,000 results deep, or the last full page of a smaller dataset."""
+    return max(0, min(DEEP, dataset.results - 100))
+
+
+def scenarios(dataset: Dataset) -> list[Scenario]:
+    def page(query: str, first: int = 100, position: int = 0) -> dict[str, Any]:
+        after = encode_cursor(dataset.result_id(position - 1)) if position else None
+        variables = {"uuid": dataset.user_test_uuid, "first": first, "after": after}
+        return {"query": query, "variables": variables}
+
+    key = dataset.api_key
+    deep = deep_position(dataset)
+    return [
+        Scenario("typename", "`{ __typename }`", {"query": "{ __typename }"}, key),
+        Scenario(
+            "specific_result",
+            "seed 000 `specificResult` (demo data)",
+            {"query": document("specificResult")},
+            dataset.demo_api_key,
+            urls=True,
+        ),
+        Scenario("page_urls_warm", "100-result page + URLs, warm", page(PAGE_URLS), key, True),
+        Scenario(
+            "page_urls_cold",
+            "100-result page + URLs, cold (no URL cache)",
+            page(PAGE_URLS),
+            key,
+            urls=True,
+            cold=True,
+        ),
+        Scenario("page_no_urls", "100-result page, no URL fields", page(PAGE_NO_URLS), key),
+        Scenario(
+            "page_deep_no_urls",
+            f"100-result page {deep:,} deep, no URL fields",
+            page(PAGE_NO_URLS, position=deep),
+            key,
+        ),
+        Scenario(
+            "page1_urls",
+            "1-result page + URLs (statement count only)",
+            page(PAGE_URLS, first=1),
+            key,
+            urls=True,
+            http=False,
+        ),
+    ]
