@@ -7,13 +7,14 @@ a process that has already seen it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app.store.facade import Store
 
@@ -74,27 +75,42 @@ class Authenticator:
         self._max_entries = max_entries
         self._cache: OrderedDict[str, tuple[float, Viewer, datetime | None]] = OrderedDict()
         self._clock = clock
+        self._pending: dict[str, asyncio.Future[Viewer | None]] = {}
+        # ``last_used_at`` is a hint for humans, kept to the minute: no write on every lookup.
+        self._touch_after = timedelta(seconds=60)
 
     async def authenticate(self, store: Store, token: str | None) -> Viewer | None:
         if not token or not token.startswith(KEY_PREFIX) or len(token) > 200:
             return None
         key_hash = hash_api_key(token)
-        now = self._clock()
         cached = self._cache.get(key_hash)
-        if cached is not None and cached[0] > now and _usable(cached[2], None):
+        if cached is not None and cached[0] > self._clock() and _usable(cached[2], None):
             return cached[1]
-        record = await store.fetch_api_key_by_hash(key_hash=key_hash)
+        # Single flight: a burst of requests with one uncached key makes one lookup, not many.
+        pending = self._pending.get(key_hash)
+        if pending is None:
+            pending = asyncio.ensure_future(self._look_up(store, key_hash))
+            self._pending[key_hash] = pending
+            pending.add_done_callback(lambda _done: self._pending.pop(key_hash, None))
+        return await asyncio.shield(pending)
+
+    async def _look_up(self, store: Store, key_hash: str) -> Viewer | None:
+        record = await store.authenticate_api_key(
+            key_hash=key_hash, now=datetime.now(UTC), touch_after=self._touch_after
+        )
         if record is None or not _usable(record.expires_at, record.revoked_at):
             self._cache.pop(key_hash, None)
             return None
         viewer = Viewer(
             record.id, record.workspace_id, record.workspace_slug, frozenset(record.scopes.split())
         )
-        # Recorded on lookups only, so at most once per cache lifetime per key and process.
-        await store.touch_api_key(api_key_id=record.id, now=datetime.now(UTC))
         # Only valid keys are cached: caching misses would let random keys evict real ones.
         if self._cache_seconds > 0:
-            self._cache[key_hash] = (now + self._cache_seconds, viewer, record.expires_at)
+            self._cache[key_hash] = (
+                self._clock() + self._cache_seconds,
+                viewer,
+                record.expires_at,
+            )
             self._cache.move_to_end(key_hash)
             while len(self._cache) > self._max_entries:
                 self._cache.popitem(last=False)

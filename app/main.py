@@ -55,7 +55,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         own_engine = engine is None
-        db = make_engine(settings.database_url) if engine is None else engine
+        db = (
+            make_engine(settings.database_url, statement_timeout=settings.query_timeout + 1)
+            if engine is None
+            else engine
+        )
         executor = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="sign")
         try:
             problem = await pending_revision(db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -89,3 +90,42 @@ async def test_keys_are_stored_hashed_never_in_clear(
     stored = [tuple(row) for row in admin_rows]
     assert (hash_api_key(workspace.key), workspace.key[:8]) in stored
     assert all(workspace.key not in value for row in stored for value in row)
+
+
+async def test_concurrent_lookups_of_one_uncached_key_share_one_transaction(
+    connection: AsyncConnection,
+) -> None:
+    workspace = await make_workspace(connection, "burst")
+    opened = 0
+
+    @asynccontextmanager
+    async def counted() -> AsyncIterator[AsyncConnection]:
+        nonlocal opened
+        opened += 1
+        yield connection
+
+    authenticator = Authenticator(cache_seconds=10)
+    store = Store(counted, counted)
+    viewers = await asyncio.gather(
+        *(authenticator.authenticate(store, workspace.key) for _ in range(10))
+    )
+    assert {viewer.workspace_id for viewer in viewers if viewer} == {workspace.id}
+    assert opened == 1
+
+
+async def test_key_use_is_recorded_at_most_once_a_minute(connection: AsyncConnection) -> None:
+    workspace = await make_workspace(connection, "touched")
+    store = Store(lambda: _shared(connection), lambda: _shared(connection))
+    key_hash = hash_api_key(workspace.key)
+    first = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    minute = timedelta(seconds=60)
+    for now in (first, first + timedelta(seconds=30)):
+        await store.authenticate_api_key(key_hash=key_hash, now=now, touch_after=minute)
+    record = await store.authenticate_api_key(
+        key_hash=key_hash, now=first + timedelta(seconds=90), touch_after=minute
+    )
+    assert record is not None
+    assert record.last_used_at == first
+    record = await store.authenticate_api_key(key_hash=key_hash, now=first, touch_after=minute)
+    assert record is not None
+    assert record.last_used_at == first + timedelta(seconds=90)

@@ -10,7 +10,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
-def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(
+    database_url: str, *, statement_timeout: float | None = None, **kwargs: Any
+) -> AsyncEngine:
+    """``statement_timeout`` (seconds, PostgreSQL only) makes the server itself abandon a
+    statement the app has given up on, instead of letting it wait on a lock indefinitely."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -19,6 +23,9 @@ def make_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if statement_timeout is not None:
+        server_settings = {"statement_timeout": str(int(statement_timeout * 1000))}
+        kwargs.setdefault("connect_args", {}).setdefault("server_settings", server_settings)
     return create_async_engine(url, **kwargs)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, insert, literal, select, text, union_all, update
@@ -110,6 +110,23 @@ def _recordings_select(workspace_id: int) -> AnySelect:
     )
 
 
+def _api_key_select(key_hash: str) -> AnySelect:
+    return (
+        select(
+            models.ApiKey.id,
+            models.ApiKey.workspace_id,
+            models.Workspace.slug.label("workspace_slug"),
+            models.ApiKey.prefix,
+            models.ApiKey.expires_at,
+            models.ApiKey.revoked_at,
+            models.ApiKey.scopes,
+            models.ApiKey.last_used_at,
+        )
+        .join(models.Workspace, models.Workspace.id == models.ApiKey.workspace_id)
+        .where(models.ApiKey.key_hash == key_hash)
+    )
+
+
 def _recording(row: AnyRow) -> RecordingRecord:
     return RecordingRecord(**row._mapping)
 
@@ -149,8 +166,14 @@ class Store:
         self._lock = asyncio.Lock()
 
     async def close(self) -> None:
-        """Release the connection (rolling back anything uncommitted)."""
-        self._connection = None
+        """Release the connection (rolling back anything uncommitted).
+
+        A request cancelled by the query timeout can leave a loader batch's statement running
+        on the connection (batches are tasks of their own). Such a connection cannot be rolled
+        back or reused, so it is invalidated: the pool closes it and opens a fresh one later."""
+        connection, self._connection = self._connection, None
+        if connection is not None and self._lock.locked():
+            await connection.invalidate()
         await self._stack.aclose()
 
     async def _rows(self, statement: Any) -> Sequence[AnyRow]:
@@ -163,28 +186,30 @@ class Store:
     # -- authentication -------------------------------------------------------------------------
 
     async def fetch_api_key_by_hash(self, *, key_hash: str) -> ApiKeyRecord | None:
-        rows = await self._rows(
-            select(
-                models.ApiKey.id,
-                models.ApiKey.workspace_id,
-                models.Workspace.slug.label("workspace_slug"),
-                models.ApiKey.prefix,
-                models.ApiKey.expires_at,
-                models.ApiKey.revoked_at,
-                models.ApiKey.scopes,
-            )
-            .join(models.Workspace, models.Workspace.id == models.ApiKey.workspace_id)
-            .where(models.ApiKey.key_hash == key_hash)
-        )
+        rows = await self._rows(_api_key_select(key_hash))
         return ApiKeyRecord(**rows[0]._mapping) if rows else None
 
-    async def touch_api_key(self, *, api_key_id: int, now: datetime) -> None:
-        """Record a key's use, in its own committed transaction (the request's own connection
-        only reads and is rolled back)."""
-        async with self._lock, self._begin() as connection:
-            await connection.execute(
-                update(models.ApiKey).where(models.ApiKey.id == api_key_id).values(last_used_at=now)
-            )
+    async def authenticate_api_key(
+        self, *, key_hash: str, now: datetime, touch_after: timedelta
+    ) -> ApiKeyRecord | None:
+        """Look a key up and record its use (``last_used_at``, at most once per ``touch_after``)
+        in one short committed transaction of its own.
+
+        It runs before the request opens its reading connection and releases its own first, so
+        a request never holds two pooled connections at once: with two, a burst of requests
+        could each hold one while waiting for another and starve the pool."""
+        async with self._begin() as connection:
+            row = (await connection.execute(_api_key_select(key_hash))).first()
+            if row is None:
+                return None
+            record = ApiKeyRecord(**row._mapping)
+            if record.last_used_at is None or record.last_used_at <= now - touch_after:
+                await connection.execute(
+                    update(models.ApiKey)
+                    .where(models.ApiKey.id == record.id)
+                    .values(last_used_at=now)
+                )
+            return record
 
     # -- user tests -----------------------------------------------------------------------------
 

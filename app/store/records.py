@@ -17,6 +17,7 @@ class ApiKeyRecord:
     expires_at: datetime | None
     revoked_at: datetime | None
     scopes: str
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
