@@ -3,6 +3,7 @@ else that escapes a resolver is masked as INTERNAL (see ``app.schema``)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from graphql import GraphQLError
@@ -47,6 +48,14 @@ def code_for_graphql_error(message: str, *, syntax: bool, executed: bool) -> str
     """The code of an error GraphQL itself raised (parse, validation, variable coercion)."""
     if syntax or message.startswith("Syntax Error"):
         return "TOO_MANY_TOKENS" if "tokens" in message else "GRAPHQL_PARSE_FAILED"
-    if executed or message.startswith("Variable '$"):
+    if executed or _VARIABLE_VALUE.match(message):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
+
+
+# Variable coercion, the one pre-execution failure that is about the values sent rather than the
+# document ("Variable '$a' is never used" is the document's: a validation failure).
+_VARIABLE_VALUE = re.compile(
+    r"Variable '\$[^']*' (has invalid value|has invalid default value|of required type|"
+    r"of non-null type|got invalid value)"
+)

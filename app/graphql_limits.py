@@ -19,8 +19,12 @@ from graphql import (
 
 def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
     class QueryDepth(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.depths = _Depths(context)
+
         def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            depth = _depth(self.context, node.selection_set, set())
+            depth = self.depths.of(node.selection_set)
             if depth > max_depth:
                 self.report_error(
                     GraphQLError(
@@ -33,24 +37,42 @@ def depth_limit_rule(max_depth: int) -> type[ValidationRule]:
     return QueryDepth
 
 
-def _depth(context: ValidationContext, selections: SelectionSetNode | None, seen: set[str]) -> int:
-    if selections is None:
-        return 0
-    deepest = 0
-    for selection in selections.selections:
-        if isinstance(selection, FieldNode):
-            if selection.name.value.startswith("__"):
-                continue
-            deepest = max(deepest, 1 + _depth(context, selection.selection_set, seen))
-        elif isinstance(selection, InlineFragmentNode):
-            deepest = max(deepest, _depth(context, selection.selection_set, seen))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            fragment = context.get_fragment(name)
-            if fragment is None or name in seen:  # unknown or cyclic: other rules report it
-                continue
-            deepest = max(deepest, _depth(context, fragment.selection_set, seen | {name}))
-    return deepest
+class _Depths:
+    """Selection depth, each fragment measured once per document: a fragment's depth does not
+    depend on where it is spread, and re-walking it at every spread would let a few lines of
+    nested spreads cost exponential time."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        self._context = context
+        self._fragments: dict[str, int] = {}
+        self._walking: set[str] = set()
+
+    def of(self, selections: SelectionSetNode | None) -> int:
+        if selections is None:
+            return 0
+        deepest = 0
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                if not selection.name.value.startswith("__"):
+                    deepest = max(deepest, 1 + self.of(selection.selection_set))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, self.of(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(deepest, self._fragment(selection.name.value))
+        return deepest
+
+    def _fragment(self, name: str) -> int:
+        known = self._fragments.get(name)
+        if known is not None:
+            return known
+        fragment = self._context.get_fragment(name)
+        if fragment is None or name in self._walking:  # unknown or cyclic: other rules report it
+            return 0
+        self._walking.add(name)
+        depth = self.of(fragment.selection_set)
+        self._walking.discard(name)
+        self._fragments[name] = depth
+        return depth
 
 
 def alias_limit_rule(max_aliases: int) -> type[ValidationRule]:

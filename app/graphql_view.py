@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -46,6 +47,10 @@ class FootageGraphQL(GraphQL[Context, None]):
     ) -> Any:
         try:
             return await super().run(request, context, root_value)
+        except HTTPException as refused:
+            if isinstance(request, WebSocket):
+                raise
+            return request_error_response(request, refused)
         finally:
             built: Context | None = getattr(request.state, _CONTEXT_KEY, None)
             if built is not None:
@@ -85,6 +90,13 @@ class FootageGraphQL(GraphQL[Context, None]):
                 result = await super().execute_operation(
                     request, request_adapter, request_data, context, root_value, sub_response
                 )
+        except HTTPException as refused:
+            if isinstance(refused.__cause__, InvalidOperationTypeError):
+                # GraphQL over HTTP: a mutation sent with GET is 405, and it does not run.
+                raise RefusedWithHeaders(
+                    405, "Mutations must be sent with POST.", {"Allow": "POST"}
+                ) from refused
+            raise
         except TimeoutError:
             sub_response.status_code = 504
             late = LimitExceeded(
@@ -101,6 +113,12 @@ class FootageGraphQL(GraphQL[Context, None]):
             if content_type != "application/json":
                 raise HTTPException(415, "POST bodies must be application/json.")
         return await super().parse_http_body(request)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -191,6 +209,40 @@ ReactDOM.createRoot(document.getElementById("graphiql")).render(
 
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+class RefusedWithHeaders(HTTPException):
+    def __init__(self, status_code: int, reason: str, headers: dict[str, str]) -> None:
+        super().__init__(status_code, reason)
+        self.headers = headers
+
+
+# Why a request was refused before any GraphQL ran, as an ``extensions.code``.
+_REQUEST_ERROR_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def request_error_response(request: Request, refused: HTTPException) -> Response:
+    """A request refused by the HTTP layer (no query, a body that is not a JSON object, a GET
+    mutation...) answers like any other GraphQL error: a JSON body with a coded error."""
+    media_type = (
+        GRAPHQL_RESPONSE_JSON
+        if GRAPHQL_RESPONSE_JSON in request.headers.get("accept", "")
+        else "application/json"
+    )
+    code = _REQUEST_ERROR_CODES.get(refused.status_code, "BAD_REQUEST")
+    body = {"errors": [{"message": refused.reason, "extensions": {"code": code}}]}
+    return Response(
+        orjson.dumps(body),
+        status_code=refused.status_code,
+        headers=refused.headers if isinstance(refused, RefusedWithHeaders) else None,
+        media_type=media_type,
+    )
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

@@ -21,6 +21,12 @@ def from_global_id(global_id: str) -> tuple[str, str]:
     except (UnicodeError, binascii.Error, ValueError):
         raise BadUserInput(f"Malformed id: {global_id[:100]!r}") from None
     type_name, sep, key = decoded.partition(":")
-    if not sep or not type_name or not key:
+    if not sep or not type_name or not key or not is_clean_text(key):
         raise BadUserInput(f"Malformed id: {global_id[:100]!r}")
     return type_name, key
+
+
+def is_clean_text(value: str) -> bool:
+    """No NUL or other C0 control characters: identifiers never contain them, and PostgreSQL
+    refuses NUL in text outright."""
+    return value.isprintable() or not any(ord(char) < 32 for char in value)

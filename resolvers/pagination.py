@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import strawberry
 
@@ -16,6 +17,9 @@ from app.errors import BadUserInput
 from app.store.records import PageRequest
 
 _CURSOR_PREFIX = "v1:"
+# ASCII digits only (``str.isdigit`` accepts other scripts' digits) and within BIGINT.
+_CURSOR_PATTERN = re.compile(r"v1:(0|[1-9][0-9]{0,18})", re.ASCII)
+_MAX_KEY = 2**63 - 1
 
 
 @strawberry.type(description="Where a page sits in its connection (Relay cursor connections).")
@@ -41,10 +45,10 @@ def decode_cursor(cursor: str) -> int:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (UnicodeError, binascii.Error, ValueError):
         raw = ""
-    key = raw.removeprefix(_CURSOR_PREFIX)
-    if not raw.startswith(_CURSOR_PREFIX) or not key.isdigit() or len(key) > 19:
+    match = _CURSOR_PATTERN.fullmatch(raw)
+    if match is None or int(match[1]) > _MAX_KEY:
         raise BadUserInput(f"Invalid cursor: {cursor[:100]!r}", argument="cursor")
-    return int(key)
+    return int(match[1])
 
 
 def page_request(

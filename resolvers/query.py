@@ -8,7 +8,7 @@ import strawberry
 from app.auth import RESULTS_READ
 from app.context import Context
 from app.errors import BadUserInput
-from app.ids import from_global_id
+from app.ids import from_global_id, is_clean_text
 from loaders.container import Loaders
 from resolvers.attached_media import AttachedMedia
 from resolvers.node import Node
@@ -22,6 +22,8 @@ _MAX_KEY = 200
 def _checked(value: str, argument: str) -> str:
     if not value or len(value) > _MAX_KEY:
         raise BadUserInput(f"`{argument}` must be 1 to {_MAX_KEY} characters.", argument=argument)
+    if not is_clean_text(value):
+        raise BadUserInput(f"`{argument}` must not contain control characters.", argument=argument)
     return value
 
 

@@ -23,9 +23,7 @@ from tests.support.graphql import error_codes, gql
 async def small_pool(backend: Backend) -> AsyncIterator[AsyncEngine]:
     """Two connections and no overflow: a request that needs a second connection while it holds
     one would wait for the pool timeout, so a leak or a nested checkout shows at once."""
-    engine = make_engine(
-        backend.settings.database_url, pool_size=2, max_overflow=0, pool_timeout=5
-    )
+    engine = make_engine(backend.settings.database_url, pool_size=2, max_overflow=0, pool_timeout=5)
     yield engine
     await engine.dispose()
 
