@@ -120,7 +120,10 @@ def _serve(settings: Settings, workers: int) -> None:
         port=settings.port,
         workers=workers,
         log_level="info",
+        access_log=settings.access_log,
         proxy_headers=True,
+        # A websocket frame (a subscribe message) is bounded like an HTTP request body.
+        ws_max_size=settings.max_body_bytes,
     )
 
 

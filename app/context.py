@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
@@ -10,10 +11,15 @@ from app.auth import Authenticator, Viewer, bearer_token
 from app.errors import Forbidden, LimitExceeded, Unauthenticated
 from app.events import Broker
 from app.limits import RateLimiter
+from app.media.cleanup import StorageCleaner
 from app.media.signer import UrlMinter
+from app.pacing import Pacer
 from app.settings import Settings
 from app.store.facade import Connect, Store
 from loaders.container import Loaders
+
+if TYPE_CHECKING:
+    from app.live import LiveConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,10 @@ class Services:
     rate_limiter: RateLimiter
     minter: UrlMinter
     broker: Broker
+    # Removes the storage objects of deleted rows (after commit, and retried in the background).
+    storage: StorageCleaner
+    # Spreads a page's many sibling steps over loop iterations (app.pacing); one per process.
+    pacer: Pacer = field(default_factory=Pacer)
 
 
 @dataclass(slots=True)
@@ -37,10 +47,17 @@ class Context:
     store: Store
     minter: UrlMinter
     broker: Broker
+    storage: StorageCleaner
     viewer_or_none: Viewer | None
     request_id: str
     _loaders: Loaders | None = field(default=None)
     _urls: int = 0
+    # Per-request memo of how a selection reads (resolvers.recording_selection), by its field nodes.
+    plans: dict[tuple[object, ...], object] = field(default_factory=dict)
+    # The process's pacer (Services.pacer); contexts built elsewhere get their own.
+    pacer: Pacer = field(default_factory=Pacer)
+    # The websocket this operation runs on (app.live); None for an HTTP request.
+    socket: LiveConnection | None = None
 
     @property
     def viewer(self) -> Viewer:
@@ -75,8 +92,25 @@ class Context:
             )
         return self._loaders
 
+    def forget_loaded(self) -> None:
+        """After a write: loaders built earlier in this request may hold what it changed."""
+        self._loaders = None
+
     async def close(self) -> None:
         await self.store.close()
+        # The request's state holds this context (app.graphql_view) and the context holds the
+        # request: a cycle. Dropping what the operation loaded lets reference counting free it
+        # now, rather than the cycle collector later, in one long pause (BENCHMARKS.md).
+        self._loaders = None
+        self.plans.clear()
+
+    async def release(self) -> None:
+        """Between two events of a subscription: the store's connection goes back to the pool,
+        and the next event starts with fresh loaders (no stale cached rows) and URL budget."""
+        await self.store.close()
+        self._loaders = None
+        self._urls = 0
+        self.plans.clear()
 
 
 async def build_context(services: Services, request: HTTPConnection) -> Context:
@@ -89,6 +123,8 @@ async def build_context(services: Services, request: HTTPConnection) -> Context:
         store=store,
         minter=services.minter,
         broker=services.broker,
+        storage=services.storage,
+        pacer=services.pacer,
         viewer_or_none=viewer,
         request_id=request.scope.get("state", {}).get("request_id", ""),
     )

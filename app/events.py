@@ -9,9 +9,14 @@ change feed in the store is the durable record; the broker is best-effort delive
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
+
+from app.settings import Settings
+
+log = logging.getLogger("footage.events")
 
 # Topics. A subscription listens to exactly one; a change is published to every topic it
 # concerns (a result change reaches both its test's and its own result's subscribers).
@@ -38,49 +43,127 @@ class Change:
     feed_id: int | None = None
 
 
+class ChangeStream(Protocol):
+    """What ``Broker.subscribe`` returns: an async iterator of changes that must be closed."""
+
+    def __aiter__(self) -> ChangeStream: ...
+
+    async def __anext__(self) -> Change: ...
+
+    async def aclose(self) -> None:
+        """Stop listening; iteration then ends."""
+        ...
+
+
 class Broker(Protocol):
-    """Process-wide, built in the lifespan."""
+    """Process-wide, built in the lifespan (``open_broker``)."""
 
     async def publish(self, changes: list[Change]) -> None:
         """Deliver after commit; never raises into the mutation (failures are logged)."""
         ...
 
-    def subscribe(self, *, workspace_id: int, topic: str, key: str) -> AsyncIterator[Change]:
-        """Changes of one workspace's topic/key from now on, until the iterator is closed."""
+    def subscribe(self, *, workspace_id: int, topic: str, key: str) -> ChangeStream:
+        """Changes of one workspace's topic/key from this call on (the stream is registered
+        before it is returned, not when first iterated), until the stream is closed."""
         ...
 
     async def close(self) -> None: ...
 
 
-class InProcessBroker:
-    """One worker: fan changes out to this process's subscribers through bounded queues.
+_END: Final = object()
 
-    A subscriber that falls more than ``queue_size`` changes behind loses the oldest ones rather
-    than holding memory without bound; the change feed is where it can catch up.
-    """
+
+class _Stream:
+    """One subscriber's bounded queue. When it falls more than ``size`` changes behind, the
+    oldest are dropped rather than holding memory without bound; the change feed (each event
+    carries its cursor) is where a subscriber catches up."""
+
+    def __init__(self, broker: InProcessBroker, address: tuple[int, str, str], size: int) -> None:
+        self._broker = broker
+        self.address = address
+        self._queue: asyncio.Queue[object] = asyncio.Queue(size)
+        self._dropped = 0
+
+    def put(self, item: object) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+            self._dropped += 1
+            if self._dropped == 1:
+                log.warning("a subscriber of %s fell behind; dropping its oldest", self.address)
+        self._queue.put_nowait(item)
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> Change:
+        item = await self._queue.get()
+        if item is _END:
+            self._queue.put_nowait(_END)  # every later call ends too
+            raise StopAsyncIteration
+        assert isinstance(item, Change)
+        return item
+
+    async def aclose(self) -> None:
+        self._broker._forget(self)
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(_END)
+
+
+class InProcessBroker:
+    """One process: fan changes out to this process's subscribers through bounded queues."""
 
     def __init__(self, *, queue_size: int = 1_000) -> None:
         self._queue_size = queue_size
-        self._subscribers: dict[tuple[int, str, str], set[asyncio.Queue[Change]]] = {}
+        self._streams: dict[tuple[int, str, str], set[_Stream]] = {}
+        self._closed = False
 
     async def publish(self, changes: list[Change]) -> None:
-        for change in changes:
-            for queue in self._subscribers.get((change.workspace_id, change.topic, change.key), ()):
-                if queue.full():
-                    queue.get_nowait()
-                queue.put_nowait(change)
+        self.deliver(changes)
 
-    async def subscribe(self, *, workspace_id: int, topic: str, key: str) -> AsyncIterator[Change]:
-        queue: asyncio.Queue[Change] = asyncio.Queue(self._queue_size)
-        subscribers = self._subscribers.setdefault((workspace_id, topic, key), set())
-        subscribers.add(queue)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            subscribers.discard(queue)
-            if not subscribers:
-                self._subscribers.pop((workspace_id, topic, key), None)
+    def deliver(self, changes: Iterable[Change]) -> None:
+        """Hand ``changes`` to this process's subscribers at once (no await: the PostgreSQL
+        broker calls it from asyncpg's notification callback)."""
+        for change in changes:
+            for stream in self._streams.get((change.workspace_id, change.topic, change.key), ()):
+                stream.put(change)
+
+    def subscribe(self, *, workspace_id: int, topic: str, key: str) -> _Stream:
+        stream = _Stream(self, (workspace_id, topic, key), self._queue_size)
+        if self._closed:
+            stream.put(_END)
+        else:
+            self._streams.setdefault(stream.address, set()).add(stream)
+        return stream
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(streams) for streams in self._streams.values())
+
+    def _forget(self, stream: _Stream) -> None:
+        streams = self._streams.get(stream.address)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self._streams[stream.address]
 
     async def close(self) -> None:
-        self._subscribers.clear()
+        """End every subscriber's iteration; later subscriptions end at once."""
+        self._closed = True
+        for streams in list(self._streams.values()):
+            for stream in list(streams):
+                stream.put(_END)
+        self._streams.clear()
+
+
+async def open_broker(settings: Settings) -> Broker:
+    """PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, so that the workers and hosts
+    sharing it reach each other's subscribers; otherwise (SQLite: one host, and with several
+    workers only the publishing worker's subscribers) the in-process broker."""
+    if settings.database_url.startswith("postgresql"):
+        from app.broker_postgres import PostgresBroker
+
+        broker = PostgresBroker(settings.database_url)
+        await broker.start()
+        return broker
+    return InProcessBroker()

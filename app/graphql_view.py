@@ -1,11 +1,15 @@
 """Strawberry's ASGI view, fitted to Footage: typed context, orjson, 401 for a missing key, the
-store released after every operation, and a GraphiQL that opens on seed 000's queries."""
+store released after every operation, and a GraphiQL that opens on seed 000's queries.
+Websockets (graphql-transport-ws) are set up here and ruled in ``app.graphql_ws``."""
 
 from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import math
+import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -14,37 +18,73 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.graphql import OperationType
+from strawberry.types.unset import UNSET, UnsetType
 
 from app.context import Context, Services, build_context
-from app.demo.queries import NAMES, document
+from app.demo.queries import LIVE_NAMES, NAMES, document
 from app.errors import LimitExceeded, Unauthenticated, code_for_graphql_error
+from app.graphql_ws import FootageTransportWSHandler, FootageWebSocketAdapter, origin_allowed
+from app.live import LiveConnection
 
 if TYPE_CHECKING:  # Strawberry's own HTTP adapter type, from its dependency
     from cross_web import AsyncHTTPRequestAdapter
 
+log = logging.getLogger("footage.websocket")
+
 _CONTEXT_KEY = "footage_context"
+# graphql-transport-ws: a socket that has not sent `connection_init` by then is closed (4408).
+CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 
 
 class FootageGraphQL(GraphQL[Context, None]):
     """Per-process services come from ``app.state`` (built in the lifespan), never from here."""
 
-    def __init__(self, schema: BaseSchema, *, graphiql: bool) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None)
+    graphql_transport_ws_handler_class = FootageTransportWSHandler
+    websocket_adapter_class = FootageWebSocketAdapter
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+    def __init__(self, schema: BaseSchema, *, graphiql: bool) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            # Only the maintained protocol; no subscriptions over HTTP (SSE, multipart).
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=CONNECTION_INIT_TIMEOUT,
+            # Both are Footage's own, with codes and settings (app.graphql_ws): Strawberry's
+            # origin check would refuse what the development policy allows.
+            max_subscriptions_per_connection=None,
+            allowed_origins=("*",),
+        )
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Any:
         services: Services = request.app.state.services
+        if isinstance(request, WebSocket):
+            # Authenticated at `connection_init` (on_ws_connect); no database work before.
+            return LiveConnection(services, request, request_id=uuid.uuid4().hex)
         context = await build_context(services, request)
         setattr(request.state, _CONTEXT_KEY, context)
         return context
 
+    async def on_ws_connect(self, context: Any) -> UnsetType | dict[str, object] | None:
+        live: LiveConnection = context
+        if not await live.authenticate():
+            raise ConnectionRejectionError  # 4403
+        return UnsetType()  # a plain connection_ack
+
     async def run(
         self, request: Request | WebSocket, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
+        if isinstance(request, WebSocket):
+            settings = request.app.state.services.settings
+            if not origin_allowed(request.headers, settings):
+                log.info("refused a websocket from origin %r", request.headers.get("origin"))
+                return await self.reject_websocket(request)  # HTTP 403, before accepting
         try:
             return await super().run(request, context, root_value)
         except HTTPException as refused:
@@ -91,7 +131,15 @@ class FootageGraphQL(GraphQL[Context, None]):
                     request, request_adapter, request_data, context, root_value, sub_response
                 )
         except HTTPException as refused:
-            if isinstance(refused.__cause__, InvalidOperationTypeError):
+            cause = refused.__cause__
+            if isinstance(cause, InvalidOperationTypeError):
+                if cause.operation_type is OperationType.SUBSCRIPTION:
+                    # Refused by FootageSchema.execute before any resolver ran.
+                    raise HTTPException(
+                        400,
+                        "Subscriptions run over a websocket: connect to /graphql with the "
+                        "graphql-transport-ws protocol.",
+                    ) from refused
                 # GraphQL over HTTP: a mutation sent with GET is 405, and it does not run.
                 raise RefusedWithHeaders(
                     405, "Mutations must be sent with POST.", {"Allow": "POST"}
@@ -113,6 +161,11 @@ class FootageGraphQL(GraphQL[Context, None]):
             if content_type != "application/json":
                 raise HTTPException(415, "POST bodies must be application/json.")
         return await super().parse_http_body(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson: faster, and its nesting limit fails as a JSONDecodeError (400), where
+        # json.loads would overflow the stack on a deeply nested body.
+        return orjson.loads(data)
 
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)
@@ -166,7 +219,7 @@ def graphiql_page(demo_key: str | None) -> str:
             "query": document(name),
             "headers": orjson.dumps(headers, option=orjson.OPT_INDENT_2).decode(),
         }
-        for name in NAMES
+        for name in (*NAMES, *LIVE_NAMES)
     ]
     config = orjson.dumps({"tabs": tabs, "headers": headers}).decode()
     # </script> cannot appear inside a JSON string literal once "<" is escaped.
@@ -191,7 +244,19 @@ _PAGE = """<!doctype html>
 <script>
 const config = __CONFIG__;
 const url = window.location.href.split("?")[0];
-const fetcher = GraphiQL.createFetcher({url, headers: config.headers});
+const subscriptionUrl = url.replace(/^http/, "ws");
+// Subscriptions go over a websocket and authenticate in connection_init, with the headers
+// editor's Authorization: one fetcher (and websocket client) per set of headers.
+const fetchers = new Map();
+function fetcher(params, options) {
+  const headers = (options && options.headers) || config.headers;
+  const id = JSON.stringify(headers);
+  if (!fetchers.has(id)) {
+    fetchers.set(id, GraphiQL.createFetcher(
+      {url, subscriptionUrl, headers, wsConnectionParams: headers}));
+  }
+  return fetchers.get(id)(params, options);
+}
 ReactDOM.createRoot(document.getElementById("graphiql")).render(
   React.createElement(GraphiQL, {
     fetcher,

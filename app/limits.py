@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -84,6 +85,56 @@ class RequestContextMiddleware:
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class OperationGate:
+    """At most ``limit`` HTTP requests to ``path`` are worked on at once; the others wait their
+    turn, first come first served, before any of their work starts.
+
+    The process has one core's worth of Python, so sixteen pages worked on together finish no
+    sooner than sixteen worked on in turn; but together they keep sixteen pages' objects alive
+    at once, which every garbage collection then walks (30-40 ms pauses, BENCHMARKS.md), and
+    their steps pile up in the same loop iterations. A small limit (two: one page's CPU beside
+    another's database wait) keeps both down; waiting costs the loop nothing. A turn starts once
+    the request's body has arrived and ends when the response starts: a slow writer or reader
+    never holds one. 0: no limit.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, path: str) -> None:
+        self.app = app
+        self.limit = limit
+        self.path = path
+        self._turns = asyncio.Semaphore(max(1, limit))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.limit <= 0 or scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        arrived: list[Message] = []
+        while True:
+            message = await receive()
+            arrived.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return arrived.pop(0) if arrived else await receive()
+
+        await self._turns.acquire()
+        holding = True
+
+        async def send_and_release(message: Message) -> None:
+            nonlocal holding
+            if holding and message["type"] == "http.response.start":
+                holding = False
+                self._turns.release()
+            await send(message)
+
+        try:
+            await self.app(scope, replay, send_and_release)
+        finally:
+            if holding:
+                self._turns.release()
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from pathlib import Path
 PREFIX = "FOOTAGE_"
 STORAGES = ("local", "gcs")
 GCS_ENDPOINT = "https://storage.googleapis.com"
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s@]+")
 
 
 class SettingsError(ValueError):
@@ -50,6 +52,13 @@ class Settings:
     rate_limit_per_minute: int = 1_200
     rate_limit_burst: int = 200
     cors_origins: tuple[str, ...] = ()
+    # uvicorn's access log (one line per request): off by default in production, where it costs
+    # a seventh of a cheap request's time and a proxy in front usually logs requests already.
+    access_log: bool = True
+    # GraphQL HTTP requests worked on at once per process (app.limits.OperationGate); 0: all.
+    concurrent_operations: int = 2
+    # Websockets (app.graphql_ws): subscriptions one connection may hold at once.
+    max_subscriptions_per_connection: int = 20
     # Storage backend. The GCS fields are only read when storage == "gcs"; app.media.gcs checks
     # that they make a usable signer when the app starts. Defaults keep direct construction
     # working for code that predates them.
@@ -59,6 +68,9 @@ class Settings:
     gcs_credentials_file: Path | None = None
     gcs_hmac_access_id: str | None = None
     gcs_hmac_secret: str | None = field(default=None, repr=False)
+    # Background maintenance (app.maintenance): storage-deletion retries and idempotency keys.
+    maintenance_interval: int = 60
+    idempotency_key_hours: int = 24
 
     @property
     def is_production(self) -> bool:
@@ -105,6 +117,10 @@ class Settings:
             default_page_size=get_int("DEFAULT_PAGE_SIZE", 20, low=1, high=100),
             max_page_size=get_int("MAX_PAGE_SIZE", 100, low=1, high=100),
             env=_env(get("ENV", "development")),
+            access_log=_flag(
+                "ACCESS_LOG", get("ACCESS_LOG", ""), default=get("ENV", "") != "production"
+            ),
+            concurrent_operations=get_int("CONCURRENT_OPERATIONS", 2, low=0, high=10_000),
             max_depth=get_int("MAX_DEPTH", 12, low=2, high=100),
             max_aliases=get_int("MAX_ALIASES", 30, low=0, high=1_000),
             max_tokens=get_int("MAX_TOKENS", 5_000, low=100, high=1_000_000),
@@ -113,10 +129,9 @@ class Settings:
             query_timeout=get_int("QUERY_TIMEOUT", 10, low=1, high=600),
             rate_limit_per_minute=get_int("RATE_LIMIT_PER_MINUTE", 1_200, low=0, high=10**7),
             rate_limit_burst=get_int("RATE_LIMIT_BURST", 200, low=1, high=10**7),
-            cors_origins=tuple(
-                origin.strip().rstrip("/")
-                for origin in get("CORS_ORIGINS", "").split(",")
-                if origin.strip()
+            cors_origins=_origins(get("CORS_ORIGINS", "")),
+            max_subscriptions_per_connection=get_int(
+                "MAX_SUBSCRIPTIONS_PER_CONNECTION", 20, low=1, high=1_000
             ),
             storage=_storage(get("STORAGE", "local")),
             gcs_bucket=get("GCS_BUCKET", "") or None,
@@ -125,16 +140,39 @@ class Settings:
             gcs_credentials_file=_optional_path(environ.get("GOOGLE_APPLICATION_CREDENTIALS", "")),
             gcs_hmac_access_id=get("GCS_HMAC_ACCESS_ID", "") or None,
             gcs_hmac_secret=get("GCS_HMAC_SECRET", "") or None,
+            maintenance_interval=get_int("MAINTENANCE_INTERVAL", 60, low=0, high=86_400),
+            idempotency_key_hours=get_int("IDEMPOTENCY_KEY_HOURS", 24, low=1, high=24 * 365),
         )
         if settings.url_ttl > settings.url_max_ttl:
             raise SettingsError(f"{PREFIX}URL_TTL must not exceed {PREFIX}URL_MAX_TTL")
         return settings
 
 
+def _flag(name: str, value: str, *, default: bool) -> bool:
+    if not value:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, got {value!r}")
+
+
 def _env(value: str) -> str:
     if value not in ("development", "production"):
         raise SettingsError(f"{PREFIX}ENV must be development or production, got {value!r}")
     return value
+
+
+def _origins(value: str) -> tuple[str, ...]:
+    """Browser origins (``scheme://host[:port]``, or ``*``), comma-separated."""
+    origins = tuple(o.strip().rstrip("/") for o in value.split(",") if o.strip())
+    for origin in origins:
+        if origin != "*" and _ORIGIN.fullmatch(origin) is None:
+            raise SettingsError(
+                f"{PREFIX}CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com"
+            )
+    return origins
 
 
 def _storage(value: str) -> str:

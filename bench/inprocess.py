@@ -1,6 +1,6 @@
 """Counts that need to see inside the app: SQL statements and signatures per request, and the
 longest event-loop stall. The app is built with ``create_app`` over the benchmark database and
-driven through ``httpx.ASGITransport`` in this process.
+called directly as an ASGI app in this process (no HTTP client: see ``Harness.post``).
 
 CPU per request: the median process CPU time (event loop and database threads) of
 ``CPU_SAMPLES`` sequential requests, each after ``gc.collect()``, so other work on the machine
@@ -22,20 +22,19 @@ import asyncio
 import contextlib
 import dataclasses
 import gc
+import json
 import statistics
-import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from sqlalchemy import event
 from starlette.applications import Starlette
 
 from app.main import create_app
-from app.media.local import LocalSigner
-from app.media.signer import SignedUrl, SignRequest
+from app.media.backends import build_signer
+from app.media.signer import SignRequest
 from app.settings import Settings
 from app.store.engine import make_engine
 from bench.scenarios import Scenario
@@ -44,23 +43,6 @@ STALL_CONCURRENCY = 16
 STALL_REQUESTS = 48
 STALL_SECONDS = 4.0
 CPU_SAMPLES = 7
-
-
-class CountingSigner:
-    """The local signer, counting the URLs it signs (called from the minter's worker threads)."""
-
-    def __init__(self, inner: LocalSigner) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def sign(
-        self, requests: Sequence[SignRequest], *, signed_at: int, window: int
-    ) -> list[SignedUrl]:
-        with self._lock:
-            self.count += len(requests)
-        return self.inner.sign(requests, signed_at=signed_at, window=window)
 
 
 @dataclass(frozen=True)
@@ -75,20 +57,69 @@ class Counts:
     max_stall_c1_ms: float  # one request at a time
 
 
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    content: bytes
+
+
 @dataclass
 class Harness:
-    client: httpx.AsyncClient
-    signer: CountingSigner
+    app: Starlette
     statements: list[int]
 
-    async def post(self, scenario: Scenario) -> httpx.Response:
-        response = await self.client.post(
-            "/graphql",
-            json=scenario.body,
-            headers={"Authorization": f"Bearer {scenario.api_key}"},
-        )
-        check(scenario, response.status_code, response.content)
-        return response
+    @property
+    def signatures(self) -> int:
+        """URLs the app's minter has signed so far (its cache misses)."""
+        signed: int = self.app.state.services.minter.signed
+        return signed
+
+    async def post(self, scenario: Scenario) -> Answer:
+        """The scenario's request, handed to the ASGI app as uvicorn would hand it. No HTTP
+        client: its own work would share the loop, and at 16 concurrent requests it doubled
+        the stall measured for a cheap one."""
+        body = json.dumps(scenario.body).encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"bench"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"authorization", f"Bearer {scenario.api_key}".encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        sent = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:  # nothing more will come: the client waits for the answer
+                await asyncio.Event().wait()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self.app(scope, receive, send)
+        answer = Answer(status, b"".join(chunks))
+        check(scenario, answer.status_code, answer.content)
+        return answer
 
     async def load(
         self, scenario: Scenario, *, concurrency: int, requests: int, seconds: float
@@ -101,7 +132,7 @@ class Harness:
             while remaining[0] > 0 and time.monotonic() < deadline:
                 remaining[0] -= 1
                 await self.post(scenario)
-                # A cheap request never suspends over ASGITransport; a socket would yield here.
+                # A cheap request may never suspend in-process; a socket would yield here.
                 await asyncio.sleep(0)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -136,17 +167,13 @@ async def harness(settings: Settings) -> AsyncIterator[Harness]:
         statements[0] += 1
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
-    signer = CountingSigner(
-        LocalSigner(
-            secret=settings.signing_key, public_url=settings.public_url, root=settings.media_root
-        )
-    )
-    app: Starlette = create_app(settings, engine=engine, signer=signer)
+    # The storage backend's own signer, workers (threads, or processes for an RSA key) and
+    # collector tuning, as the server's factory builds them, so CPU and stall figures are the
+    # server's.
+    app: Starlette = create_app(settings, engine=engine, tune_collector=True)
     try:
         async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-                yield Harness(client, signer, statements)
+            yield Harness(app, statements)
     finally:
         await engine.dispose()
 
@@ -163,12 +190,12 @@ async def watch_loop(stop: asyncio.Event) -> float:
 
 
 async def _measure(bench: Harness, scenario: Scenario) -> Counts:
-    marks = (bench.statements[0], bench.signer.count)
+    marks = (bench.statements[0], bench.signatures)
     await bench.post(scenario)
-    first = (bench.statements[0] - marks[0], bench.signer.count - marks[1])
-    marks = (bench.statements[0], bench.signer.count)
+    first = (bench.statements[0] - marks[0], bench.signatures - marks[1])
+    marks = (bench.statements[0], bench.signatures)
     response = await bench.post(scenario)
-    again = (bench.statements[0] - marks[0], bench.signer.count - marks[1])
+    again = (bench.statements[0] - marks[0], bench.signatures - marks[1])
     samples = []
     for _ in range(CPU_SAMPLES):
         # Collected first, so one request's figure does not carry a share of another's garbage.
@@ -189,14 +216,17 @@ async def _measure(bench: Harness, scenario: Scenario) -> Counts:
     )
 
 
-async def measure(settings: Settings, scenarios: Sequence[Scenario]) -> dict[str, Counts | str]:
-    """Counts per scenario (or what went wrong); cold scenarios run on an app whose URL cache
-    is off."""
+async def measure(
+    settings_for: Callable[[str], Settings], scenarios: Sequence[Scenario]
+) -> dict[str, Counts | str]:
+    """Counts per scenario (or what went wrong), on an app with the scenario's storage
+    settings (``settings_for(storage)``); cold scenarios run on an app whose URL cache is
+    off."""
     found: dict[str, Counts | str] = {}
-    for cold in (False, True):
-        chosen = [s for s in scenarios if s.cold == cold]
-        if not chosen:
-            continue
+    for server in dict.fromkeys(s.server for s in scenarios):
+        chosen = [s for s in scenarios if s.server == server]
+        storage, cold = server
+        settings = settings_for(storage)
         configured = dataclasses.replace(settings, url_cache_size=0) if cold else settings
         async with harness(configured) as bench:
             for scenario in chosen:
@@ -205,3 +235,14 @@ async def measure(settings: Settings, scenarios: Sequence[Scenario]) -> dict[str
                 except Exception as error:  # recorded, and the other scenarios still run
                     found[scenario.name] = f"{type(error).__name__}: {error}"[:300]
     return found
+
+
+def signature_cost_ms(settings: Settings, count: int = 200) -> float:
+    """CPU milliseconds one URL costs this backend's signer, signed one after another in this
+    thread (what a cold page's signing costs, before it is spread over workers)."""
+    signer = build_signer(settings)
+    requests = [SignRequest(f"bench/cost/{i}.mp4", 900) for i in range(count)]
+    signer.sign(requests[:5], signed_at=0, window=300)  # first-use costs out of the figure
+    started = time.process_time()
+    signer.sign(requests, signed_at=0, window=300)
+    return round((time.process_time() - started) / count * 1000, 4)

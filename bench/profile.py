@@ -3,8 +3,8 @@
     python -m bench.profile SCENARIO [--requests N] [--concurrency C] [--results N]
     python -m bench.profile SCENARIO --server [--seconds S] [--concurrency C]
 
-In-process (the default): requests through ``httpx.ASGITransport`` to the app ``bench.run``
-counts with, profiled in async mode; the client's own work shows up too. ``--server``: the
+In-process (the default): requests handed to the ASGI app ``bench.run`` counts with, profiled
+in async mode. ``--server``: the
 real ``python -m app serve`` run under pyinstrument while the load generator drives it for
 ``--seconds``; the only Python in the profile is the server's. Both print the call tree, self
 time by function and self time by package.
@@ -28,14 +28,14 @@ from app.settings import Settings
 from bench.dataset import Dataset, ensure_dataset
 from bench.inprocess import check, harness
 from bench.load import run_load, wrk_available
-from bench.scenarios import Scenario, scenarios
+from bench.scenarios import STORAGES, Scenario, scenarios
 from bench.server import serve, server_environment
 
 FLAT_LINES = 45
 
 
 async def in_process(dataset: Dataset, scenario: Scenario, requests: int, concurrency: int) -> str:
-    settings = Settings.from_env(server_environment(dataset, 8000))
+    settings = Settings.from_env(server_environment(dataset, 8000, **STORAGES[scenario.storage]))
     if scenario.cold:
         settings = dataclasses.replace(settings, url_cache_size=0)
     async with harness(settings) as bench:
@@ -56,6 +56,7 @@ def in_server(
     var_dir = Path(dataset.var_dir)
     saved = var_dir / f"profile-{scenario.name}.pyisession"
     program = ["-m", "bench.profiled_server", str(saved)]
+    extra = {**STORAGES[scenario.storage], **extra}
     if scenario.cold:
         extra = {**extra, "FOOTAGE_URL_CACHE_SIZE": "0"}
     with serve(dataset, var_dir / "server-profile.log", program=program, **extra) as server:

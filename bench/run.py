@@ -30,13 +30,12 @@ import httpx
 
 from app.settings import Settings
 from bench.dataset import Dataset, ensure_dataset
-from bench.inprocess import check, measure
+from bench.inprocess import check, measure, signature_cost_ms
 from bench.load import run_load, wrk_available
 from bench.report import rewrite_markdown, targets
-from bench.scenarios import Scenario, deep_position, scenarios
+from bench.scenarios import STORAGES, Scenario, deep_position, scenarios
 from bench.server import Server, serve, server_environment
 
-CONCURRENCY = (1, 16)
 RESULTS_DIR = Path("bench/results")
 
 
@@ -75,13 +74,14 @@ def _measure_http(
         return {"error": f"{type(error).__name__}: {error}"[:300]}
     waited = 0.0
     if scenario.urls and not scenario.cold:
-        waited = _wait_for_fresh_window(window, args.warmup + len(CONCURRENCY) * args.duration + 5)
+        needed = args.warmup + len(scenario.concurrency) * args.duration + 5
+        waited = _wait_for_fresh_window(window, needed)
         one_request()
     load = functools.partial(run_load, url, scenario.body, scenario.api_key, use_wrk=args.wrk)
     if args.warmup:
         load(concurrency=16, seconds=args.warmup)
     loads: dict[str, dict[str, Any]] = {}
-    for concurrency in CONCURRENCY:
+    for concurrency in scenario.concurrency:
         one_request()
         time.sleep(0.5)
         cpu = server.cpu_seconds()
@@ -172,9 +172,18 @@ def main(argv: list[str] | None = None) -> None:
     dataset: Dataset = asyncio.run(ensure_dataset(args.results, args.database_url))
     log(f"dataset ready in {time.monotonic() - clock:.1f} s: {dataset.var_dir}")
     chosen = [s for s in scenarios(dataset) if args.only is None or s.name in args.only]
-    settings = Settings.from_env(server_environment(dataset, 8000, **args.set))
 
-    counts = asyncio.run(measure(settings, chosen))
+    def settings_for(storage: str) -> Settings:
+        environ = server_environment(dataset, 8000, **{**STORAGES[storage], **args.set})
+        return Settings.from_env(environ)
+
+    settings = settings_for("local")
+    costs = {
+        storage: signature_cost_ms(settings_for(storage))
+        for storage in dict.fromkeys(s.storage for s in chosen if s.urls)
+    }
+    log(f"signing cost, ms of CPU per URL: {costs}")
+    counts = asyncio.run(measure(settings_for, chosen))
     measured: dict[str, dict[str, Any]] = {}
     for scenario in chosen:
         found = counts[scenario.name]
@@ -185,14 +194,16 @@ def main(argv: list[str] | None = None) -> None:
         else:
             measured[scenario.name]["counts"] = dataclasses.asdict(found)
     var_dir = Path(dataset.var_dir)
-    for cold in (False, True):
-        group = [s for s in chosen if s.http and s.cold == cold]
-        if not group:
-            continue
-        extra = {**args.set, **({"FOOTAGE_URL_CACHE_SIZE": "0"} if cold else {})}
-        with serve(
-            dataset, var_dir / f"server-{'cold' if cold else 'warm'}.log", **extra
-        ) as server:
+    for server_settings in dict.fromkeys(s.server for s in chosen if s.http):
+        group = [s for s in chosen if s.http and s.server == server_settings]
+        storage, cold = server_settings
+        extra = {
+            **STORAGES[storage],
+            **args.set,
+            **({"FOOTAGE_URL_CACHE_SIZE": "0"} if cold else {}),
+        }
+        log_file = var_dir / f"server-{storage}-{'cold' if cold else 'warm'}.log"
+        with serve(dataset, log_file, **extra) as server:
             for scenario in group:
                 measured[scenario.name].update(
                     _measure_http(server, scenario, args, settings.signing_window)
@@ -211,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         "deep_position": deep_position(dataset),
         "code": _revision(),
         "settings": args.set,
+        "signature_cost_ms": costs,
         "tool": _tool(args.wrk),
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "duration": args.duration,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from app.demo.queries import document
@@ -10,6 +11,28 @@ from bench.dataset import Dataset
 from resolvers.pagination import encode_cursor
 
 DEEP = 10_000
+# Google's public dummy service-account key (tests/data/gcs-v4/SOURCE.txt): real RSA-2048
+# signatures, for a bucket nobody owns. URLs are signed, never fetched.
+TEST_KEY = (
+    Path(__file__).resolve().parent.parent
+    / "tests/data/gcs-v4/test_service_account.not-a-test.json"
+)
+# The server settings of each storage backend measured: the app's own local URLs, and GCS V4
+# URLs signed with a service-account key (RSA) or an HMAC key (dummy values).
+STORAGES: dict[str, dict[str, str]] = {
+    "local": {},
+    "gcs-rsa": {
+        "FOOTAGE_STORAGE": "gcs",
+        "FOOTAGE_GCS_BUCKET": "footage-bench",
+        "GOOGLE_APPLICATION_CREDENTIALS": str(TEST_KEY),
+    },
+    "gcs-hmac": {
+        "FOOTAGE_STORAGE": "gcs",
+        "FOOTAGE_GCS_BUCKET": "footage-bench",
+        "FOOTAGE_GCS_HMAC_ACCESS_ID": "GOOG1EBENCHDUMMYACCESSID",
+        "FOOTAGE_GCS_HMAC_SECRET": "YmVuY2gtZHVtbXktaG1hYy1zZWNyZXQtbm90LXJlYWw=",
+    },
+}
 # Seed 000's GetAllResults selection, paged and parameterised, plus the recording's mediaUrl.
 _PAGE = """
 query BenchPage($uuid: String!, $first: Int!, $after: String) {
@@ -34,6 +57,13 @@ class Scenario:
     urls: bool = False  # selects signed URLs
     cold: bool = False  # measured with the URL cache off (FOOTAGE_URL_CACHE_SIZE=0)
     http: bool = True  # False: in-process probe only (statement count)
+    storage: str = "local"  # a key of STORAGES
+    concurrency: tuple[int, ...] = (1, 16)  # the HTTP runs
+
+    @property
+    def server(self) -> tuple[str, bool]:
+        """Scenarios with the same server settings share a server."""
+        return self.storage, self.cold
 
 
 def deep_position(dataset: Dataset) -> int:
@@ -73,6 +103,20 @@ def scenarios(dataset: Dataset) -> list[Scenario]:
             f"100-result page {deep:,} deep, no URL fields",
             page(PAGE_NO_URLS, position=deep),
             key,
+        ),
+        *(
+            Scenario(
+                f"page_urls_{temperature}_{name}",
+                f"100-result page + URLs, {temperature}, GCS {label}",
+                page(PAGE_URLS),
+                key,
+                urls=True,
+                cold=temperature == "cold",
+                storage=f"gcs-{name}",
+                concurrency=(1,),
+            )
+            for name, label in (("rsa", "RSA key file"), ("hmac", "HMAC key"))
+            for temperature in ("warm", "cold")
         ),
         Scenario(
             "page1_urls",

@@ -29,9 +29,13 @@ def free_port() -> int:
 
 
 def server_environment(dataset: Dataset, port: int, **extra: str) -> dict[str, str]:
-    """The process environment less any FOOTAGE_* settings of the caller's, plus the bench's.
-    The per-key rate limit is off: one key sends every request of a load run."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FOOTAGE_")}
+    """The process environment less the caller's FOOTAGE_* settings and Google credentials,
+    plus the bench's. The per-key rate limit is off: one key sends every request of a run."""
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FOOTAGE_") and k != "GOOGLE_APPLICATION_CREDENTIALS"
+    }
     environ.update(
         {
             "FOOTAGE_ENV": "production",

@@ -4,6 +4,10 @@ from dataclasses import dataclass
 
 from app.media.signer import UrlMinter
 from app.store.facade import Store
+from loaders.changes import (
+    ChangeCountByChangeCountRequestLoader,
+    ChangePageByChangePageRequestLoader,
+)
 from loaders.media import (
     AttachedMediaByRecordingIdLoader,
     AttachedMediaByUuidLoader,
@@ -15,7 +19,7 @@ from loaders.results import (
     ResultCountByUserTestIdLoader,
     ResultPageByPageRequestLoader,
 )
-from loaders.urls import SignedUrlBySignRequestLoader
+from loaders.urls import SignedUrlsBySignRequestsLoader
 from loaders.user_tests import UserTestByIdLoader, UserTestByUuidLoader
 
 
@@ -33,7 +37,9 @@ class Loaders:
     attached_media_by_recording_id: AttachedMediaByRecordingIdLoader
     attached_media_by_uuid: AttachedMediaByUuidLoader
     transcription_by_recording_id: TranscriptionByRecordingIdLoader
-    signed_url: SignedUrlBySignRequestLoader
+    signed_urls: SignedUrlsBySignRequestsLoader
+    change_page: ChangePageByChangePageRequestLoader
+    change_count: ChangeCountByChangeCountRequestLoader
 
     @classmethod
     def build(cls, *, store: Store, workspace_id: int, minter: UrlMinter) -> Loaders:
@@ -49,5 +55,7 @@ class Loaders:
             attached_media_by_recording_id=AttachedMediaByRecordingIdLoader(*scope),
             attached_media_by_uuid=AttachedMediaByUuidLoader(*scope),
             transcription_by_recording_id=TranscriptionByRecordingIdLoader(*scope),
-            signed_url=SignedUrlBySignRequestLoader(minter),
+            signed_urls=SignedUrlsBySignRequestsLoader(minter),
+            change_page=ChangePageByChangePageRequestLoader(*scope),
+            change_count=ChangeCountByChangeCountRequestLoader(*scope),
         )

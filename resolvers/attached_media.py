@@ -11,13 +11,20 @@ from app.store.records import AttachedMediaRecord
 from resolvers.enums import MediaStatus, MediaStatusReason, MediaType
 from resolvers.node import Node
 from resolvers.signed_url import (
+    DirectResolver,
     Disposition,
     ExpiresIn,
     Filename,
-    MediaDisposition,
+    MaybeLater,
     SignedUrl,
-    as_signed_url,
-    mint,
+    UrlEntries,
+    UrlKey,
+    direct_signed_url_resolver,
+    direct_url_resolver,
+    minted,
+    settle,
+    signed_url_of,
+    url_of,
 )
 
 
@@ -37,13 +44,24 @@ class AttachedMedia(Node):
     finalised_at: datetime | None = strawberry.field(
         description="When processing reached a final status."
     )
+    _uuid: strawberry.Private[str]
     _storage_key: strawberry.Private[str | None]
     _names: strawberry.Private[tuple[str | None, ...]]
+    # URLs minted by the recording's resolver (resolvers.signed_url); None: mint when asked.
+    _urls: strawberry.Private[UrlEntries | None] = None
+
+    # A page builds hundreds of these and rarely selects their ids: made when asked. (Node's
+    # `id` is a plain field; Strawberry lets an implementing type resolve it, mypy's dataclass
+    # model does not.)
+    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("AttachedMedia", self._uuid))
 
     @classmethod
-    def from_record(cls, record: AttachedMediaRecord) -> AttachedMedia:
-        return cls(
-            id=strawberry.ID(to_global_id("AttachedMedia", record.uuid)),
+    def from_record(
+        cls, record: AttachedMediaRecord, urls: UrlEntries | None = None
+    ) -> AttachedMedia:
+        return cls(  # type: ignore[call-arg]  # `id` is resolved, see above
             type=MediaType[record.type],
             status=MediaStatus[record.status],
             status_reason=MediaStatusReason[record.status_reason] if record.status_reason else None,
@@ -51,27 +69,19 @@ class AttachedMedia(Node):
             mime_type=record.mime_type,
             error=record.error,
             finalised_at=record.finalised_at,
+            _uuid=record.uuid,
             _storage_key=record.storage_key,
-            _names=(record.user_test_name, record.participant_label, record.type, record.language),
+            _names=default_filename(record),
+            _urls=urls,
         )
 
-    async def _mint(
-        self,
-        info: strawberry.Info[Context, None],
-        expires_in: int | None,
-        disposition: MediaDisposition | None,
-        filename: str | None,
-    ) -> MintedUrl | None:
+    def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]:
+        """The URL for ``key``: null unless the item is SUCCESS."""
         if self.status is not MediaStatus.SUCCESS:
             return None
-        return await mint(
-            info.context,
-            self._storage_key,
-            expires_in=expires_in,
-            disposition=disposition,
-            filename=filename,
-            default_filename=self._names,
-        )
+        return minted(context, self._urls, key, self._storage_key, self._names)
+
+    # The declared resolvers give the schema its arguments; graphql-core calls DIRECT_RESOLVERS.
 
     @strawberry.field(
         description="Expiring signed URL of the file; null unless `status` is SUCCESS. Do not "
@@ -84,8 +94,8 @@ class AttachedMedia(Node):
         disposition: Disposition = None,
         filename: Filename = None,
     ) -> str | None:
-        minted = await self._mint(info, expires_in, disposition, filename)
-        return None if minted is None else minted.url
+        key = ("url", expires_in, disposition, filename)
+        return await settle(url_of(self.minted(info.context, key)))
 
     @strawberry.field(
         description="The same URL as `url`, with its expiry; null unless `status` is SUCCESS."
@@ -97,4 +107,18 @@ class AttachedMedia(Node):
         disposition: Disposition = None,
         filename: Filename = None,
     ) -> SignedUrl | None:
-        return as_signed_url(await self._mint(info, expires_in, disposition, filename))
+        key = ("signedUrl", expires_in, disposition, filename)
+        return await settle(signed_url_of(self.minted(info.context, key)))
+
+
+def default_filename(record: AttachedMediaRecord) -> tuple[str | None, ...]:
+    """What a download's default name is made of (app.media.options.default_filename)."""
+    return (record.user_test_name, record.participant_label, record.type, record.language)
+
+
+# What graphql-core calls for the URL fields (installed by resolvers.direct).
+DIRECT_RESOLVERS: dict[str, DirectResolver] = {
+    "id": lambda source, _info: source.id(),
+    "url": direct_url_resolver("url"),
+    "signedUrl": direct_signed_url_resolver("signedUrl"),
+}

@@ -11,6 +11,7 @@ from app.errors import BadUserInput
 from app.ids import from_global_id, is_clean_text
 from loaders.container import Loaders
 from resolvers.attached_media import AttachedMedia
+from resolvers.change_feed import ChangeFeedQuery
 from resolvers.node import Node
 from resolvers.recording import TestSessionRecording
 from resolvers.user_test import UserTest
@@ -28,7 +29,7 @@ def _checked(value: str, argument: str) -> str:
 
 
 @strawberry.type(description="Read access to the workspace of the API key.")
-class Query:
+class Query(ChangeFeedQuery):
     @strawberry.field(
         description="A user test by its public UUID (`ut_...`); null when it does not exist in "
         "this workspace."

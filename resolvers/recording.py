@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -10,61 +10,45 @@ from app.context import Context
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord, RecordingRecord
-from resolvers.attached_media import AttachedMedia
+from resolvers.attached_media import default_filename
+from resolvers.attached_media_language import AttachedMediaLanguage, group_by_language, matching
 from resolvers.enums import MediaStatus, MediaType, RecordingFailureType
 from resolvers.node import Node
+from resolvers.recording_lifecycle import (
+    RecordingCaller,
+    RecordingKind,
+    RecordingStatus,
+    StartReason,
+    StopReason,
+    start_reason,
+    stop_reason,
+)
+from resolvers.recording_selection import (
+    LEGACY_URL_FIELDS,
+    AnyInfo,
+    RecordingSelection,
+    recording_selection,
+)
 from resolvers.scalars import SafeInt
 from resolvers.signed_url import (
+    DirectResolver,
     Disposition,
     ExpiresIn,
     Filename,
-    MediaDisposition,
+    MaybeLater,
     SignedUrl,
-    as_signed_url,
-    mint,
+    UrlEntries,
+    UrlKey,
+    UrlTarget,
+    direct_signed_url_resolver,
+    direct_url_resolver,
+    minted,
+    prefetch,
+    settle,
+    signed_url_of,
+    url_key,
+    url_of,
 )
-
-_TYPE_ORDER = {member.name: index for index, member in enumerate(MediaType)}
-
-
-@strawberry.type(description="The attached media of a recording in one language.")
-class AttachedMediaLanguage:
-    language: str = strawberry.field(description="Language code, e.g. `en`.")
-    media: list[AttachedMedia] = strawberry.field(
-        description="The media items in this language, in `MediaType` order."
-    )
-
-
-def group_by_language(
-    records: list[AttachedMediaRecord],
-    *,
-    languages: list[str] | None = None,
-    types: list[MediaType] | None = None,
-    statuses: list[MediaStatus] | None = None,
-) -> list[AttachedMediaLanguage]:
-    """Groups in language order (alphabetical), items in ``MediaType`` declaration order;
-    filters keep what matches all of them, and groups left empty are dropped."""
-    type_names = None if types is None else {t.name for t in types}
-    status_names = None if statuses is None else {s.name for s in statuses}
-    groups: dict[str, list[AttachedMediaRecord]] = {}
-    for record in records:
-        if (
-            (languages is None or record.language in languages)
-            and (type_names is None or record.type in type_names)
-            and (status_names is None or record.status in status_names)
-        ):
-            groups.setdefault(record.language, []).append(record)
-    return [
-        AttachedMediaLanguage(
-            language=language,
-            media=[
-                AttachedMedia.from_record(r)
-                for r in sorted(groups[language], key=lambda r: _TYPE_ORDER.get(r.type, 99))
-            ],
-        )
-        for language in sorted(groups)
-    ]
-
 
 _DEPRECATED = "Use `attachedMedia` with type {} instead."
 
@@ -95,9 +79,44 @@ class TestSessionRecording(Node):
     usertest_name: str = strawberry.field(description="Name of the user test it belongs to.")
     start_time: datetime | None = strawberry.field(description="When recording started.")
     created_at: datetime = strawberry.field(description="When the recording was registered.")
+    kind: RecordingKind = strawberry.field(description="What the recording holds.")
+    status: RecordingStatus = strawberry.field(description="Where it is in its lifecycle.")
+    started_at: datetime | None = strawberry.field(
+        description="When it (last) went from INVOKED to RECORDING."
+    )
+    paused_at: datetime | None = strawberry.field(description="When it was last paused.")
+    resumed_at: datetime | None = strawberry.field(description="When it was last resumed.")
+    stopped_at: datetime | None = strawberry.field(
+        description="When it was stopped (went to UPLOADING)."
+    )
+    uploaded_at: datetime | None = strawberry.field(description="When its upload completed.")
+    errored_at: datetime | None = strawberry.field(description="When it went to ERRORED.")
+    start_reason: StartReason | None = strawberry.field(
+        description="Why and by whom it started; null until it has."
+    )
+    stop_reason: StopReason | None = strawberry.field(
+        description="Why and by whom it stopped; null until it has."
+    )
+    error: str | None = strawberry.field(description="What went wrong, when it ERRORED.")
+    status_changed_at: datetime | None = strawberry.field(
+        description="When the last lifecycle transition (or the registration) happened."
+    )
+    status_changed_by: RecordingCaller | None = strawberry.field(
+        description="Who made the last lifecycle transition."
+    )
+    status_note: str | None = strawberry.field(
+        description="The note given with the last transition (why it paused, failed, ...)."
+    )
     _id: strawberry.Private[int]
     _storage_key: strawberry.Private[str | None]
     _names: strawberry.Private[tuple[str | None, ...]]
+    # Fetched by ``build`` for what the selection asks (None: fetch when asked): the attached
+    # media, the recording's URLs, and the media's URLs by media id (resolvers.signed_url).
+    _media: strawberry.Private[list[AttachedMediaRecord] | None] = None
+    _urls: strawberry.Private[UrlEntries | None] = None
+    _media_urls: strawberry.Private[dict[int, UrlEntries] | None] = None
+    _document: strawberry.Private[dict[str, Any] | None] = None  # the transcript, when fetched
+    _document_fetched: strawberry.Private[bool] = False
 
     @classmethod
     def from_record(cls, record: RecordingRecord) -> TestSessionRecording:
@@ -114,26 +133,90 @@ class TestSessionRecording(Node):
             usertest_name=record.user_test_name,
             start_time=record.start_time,
             created_at=record.created_at,
+            kind=RecordingKind[record.kind.upper()],
+            status=RecordingStatus[record.status],
+            started_at=record.started_at,
+            paused_at=record.paused_at,
+            resumed_at=record.resumed_at,
+            stopped_at=record.stopped_at,
+            uploaded_at=record.uploaded_at,
+            errored_at=record.errored_at,
+            start_reason=start_reason(record.start_reason, record.start_caller),
+            stop_reason=stop_reason(record.stop_reason, record.stop_caller),
+            error=record.error,
+            status_changed_at=record.status_changed_at,
+            status_changed_by=RecordingCaller.from_json(record.status_caller),
+            status_note=record.status_note,
             _id=record.id,
             _storage_key=record.storage_key,
             _names=(record.user_test_name, record.participant_label, "recording"),
         )
 
-    async def _mint(
-        self,
-        info: strawberry.Info[Context, None],
-        expires_in: int | None,
-        disposition: MediaDisposition | None,
-        filename: str | None,
-    ) -> MintedUrl | None:
-        return await mint(
-            info.context,
-            self._storage_key,
-            expires_in=expires_in,
-            disposition=disposition,
-            filename=filename,
-            default_filename=self._names,
+    @classmethod
+    async def build(cls, info: AnyInfo, record: RecordingRecord) -> TestSessionRecording:
+        """``from_record``, plus what the field's selection needs of the recording's media,
+        transcript and URLs (resolvers.recording_selection): fetched here, so that every
+        recording of a page asks in the same tick and the page's URLs are minted in one batch.
+
+        Every field of a recording that reads through a loader must be fetched here: the pause
+        below spreads the page's recordings over several loop iterations, and a load made after
+        it would be split into as many batches (tests/test_query_counts.py would say so)."""
+        recording = cls.from_record(record)
+        wanted = recording_selection(info)
+        if wanted.anything:
+            await recording._prefetch(info.context, wanted)
+        # graphql-core completes this recording's fields as soon as this returns, and every
+        # recording of the page returns in the same tick: spread them (app.pacing).
+        await info.context.pacer.pause()
+        return recording
+
+    async def _prefetch(self, context: Context, wanted: RecordingSelection) -> None:
+        loaders = context.loaders
+        # Both asked for before either is awaited: one batch each for the page.
+        media = (
+            loaders.attached_media_by_recording_id.load(self._id) if wanted.needs_media else None
         )
+        document = (
+            loaders.transcription_by_recording_id.load(self._id) if wanted.transcription else None
+        )
+        if media is not None:
+            self._media = await media
+        if document is not None:
+            transcript = await document
+            self._document = None if transcript is None else transcript.document
+            self._document_fetched = True
+        self._urls = {}
+        targets = [UrlTarget(self._urls, self._storage_key, self._names, wanted.urls)]
+        for name in wanted.legacy:
+            chosen = self._legacy_media(LEGACY_URL_FIELDS[name])
+            storage_key = None if chosen is None else chosen.storage_key
+            targets.append(UrlTarget(self._urls, storage_key, (), [url_key(name)]))
+        if wanted.media and self._media:
+            self._media_urls = {}
+            for selection in wanted.media:
+                kept = matching(
+                    self._media,
+                    languages=selection.filter.languages,
+                    types=selection.filter.types,
+                    statuses=selection.filter.statuses,
+                )
+                targets += [
+                    UrlTarget(
+                        self._media_urls.setdefault(media.id, {}),
+                        media.storage_key,
+                        default_filename(media),
+                        selection.urls,
+                    )
+                    for media in kept
+                    if media.status == MediaStatus.SUCCESS.name
+                ]
+        await prefetch(context, targets, always=wanted.signs)
+
+    def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]:
+        return minted(context, self._urls, key, self._storage_key, self._names)
+
+    # The declared URL resolvers give the schema its arguments; graphql-core calls
+    # DIRECT_RESOLVERS (resolvers.direct), which answer the same.
 
     @strawberry.field(
         description="Expiring signed URL of the recording file (mp4 or ogg, see `isAudio`); "
@@ -146,8 +229,8 @@ class TestSessionRecording(Node):
         disposition: Disposition = None,
         filename: Filename = None,
     ) -> str | None:
-        minted = await self._mint(info, expires_in, disposition, filename)
-        return None if minted is None else minted.url
+        key = ("mediaUrl", expires_in, disposition, filename)
+        return await settle(url_of(self.minted(info.context, key)))
 
     @strawberry.field(
         description="The same URL as `mediaUrl`, with its expiry; null when no file was stored."
@@ -159,14 +242,24 @@ class TestSessionRecording(Node):
         disposition: Disposition = None,
         filename: Filename = None,
     ) -> SignedUrl | None:
-        return as_signed_url(await self._mint(info, expires_in, disposition, filename))
+        key = ("signedMediaUrl", expires_in, disposition, filename)
+        return await settle(signed_url_of(self.minted(info.context, key)))
 
     @strawberry.field(
         description="The structured transcript (JSON with word-level timestamps), read only "
         "when selected; null when there is none."
     )
     async def transcription(self, info: strawberry.Info[Context, None]) -> JSON | None:
-        record = await info.context.loaders.transcription_by_recording_id.load(self._id)
+        document = await settle(self.transcription_of(info.context))
+        return None if document is None else JSON(document)
+
+    def transcription_of(self, context: Context) -> MaybeLater[dict[str, Any] | None]:
+        if self._document_fetched:
+            return self._document
+        return self._transcription_later(context)
+
+    async def _transcription_later(self, context: Context) -> dict[str, Any] | None:
+        record = await context.loaders.transcription_by_recording_id.load(self._id)
         return None if record is None else record.document
 
     @strawberry.field(
@@ -186,44 +279,99 @@ class TestSessionRecording(Node):
             list[MediaStatus] | None, strawberry.argument(description="Only these statuses.")
         ] = None,
     ) -> list[AttachedMediaLanguage]:
-        records = await info.context.loaders.attached_media_by_recording_id.load(self._id)
+        return await settle(self.attached_media_of(info.context, languages, types, statuses))
+
+    def attached_media_of(
+        self,
+        context: Context,
+        languages: list[str] | None,
+        types: list[MediaType] | None,
+        statuses: list[MediaStatus] | None,
+    ) -> MaybeLater[list[AttachedMediaLanguage]]:
+        if self._media is None:
+            return self._attached_media_later(context, languages, types, statuses)
+        return group_by_language(
+            self._media, languages=languages, types=types, statuses=statuses, urls=self._media_urls
+        )
+
+    async def _attached_media_later(
+        self,
+        context: Context,
+        languages: list[str] | None,
+        types: list[MediaType] | None,
+        statuses: list[MediaStatus] | None,
+    ) -> list[AttachedMediaLanguage]:
+        records = await context.loaders.attached_media_by_recording_id.load(self._id)
         return group_by_language(records, languages=languages, types=types, statuses=statuses)
 
-    async def _legacy_url(self, context: Context, media_type: MediaType) -> str | None:
-        records = await context.loaders.attached_media_by_recording_id.load(self._id)
-        candidates = [r for r in records if r.type == media_type.name]
-        # The recording's main language first, then any other, so the field keeps answering.
+    def _legacy_media(
+        self, media_type: MediaType, records: list[AttachedMediaRecord] | None = None
+    ) -> AttachedMediaRecord | None:
+        """The item a deprecated URL field answers with: of ``media_type`` and SUCCESS, in the
+        recording's main language first, then any other, so the field keeps answering."""
+        candidates = [r for r in records or self._media or () if r.type == media_type.name]
         candidates.sort(key=lambda r: (r.language != self.language, r.language))
-        for record in candidates:
-            if record.status == MediaStatus.SUCCESS.name:
-                minted = await mint(
-                    context,
-                    record.storage_key,
-                    expires_in=None,
-                    disposition=None,
-                    filename=None,
-                    default_filename=(),
-                )
-                return None if minted is None else minted.url
-        return None
+        return next((r for r in candidates if r.status == MediaStatus.SUCCESS.name), None)
+
+    def legacy_url(self, context: Context, field: str) -> MaybeLater[str | None]:
+        key = url_key(field)
+        if self._urls is not None and key in self._urls:
+            return url_of(minted(context, self._urls, key, None, ()))
+        return self._legacy_url_later(context, field)
+
+    async def _legacy_url_later(self, context: Context, field: str) -> str | None:
+        records = await context.loaders.attached_media_by_recording_id.load(self._id)
+        chosen = self._legacy_media(LEGACY_URL_FIELDS[field], records)
+        if chosen is None:
+            return None
+        return await settle(url_of(minted(context, None, url_key(field), chosen.storage_key, ())))
 
     @strawberry.field(
         description="Signed URL of the JSON transcript.",
         deprecation_reason=_DEPRECATED.format("TRANSCRIPTION"),
     )
     async def transcript(self, info: strawberry.Info[Context, None]) -> str | None:
-        return await self._legacy_url(info.context, MediaType.TRANSCRIPTION)
+        return await settle(self.legacy_url(info.context, "transcript"))
 
     @strawberry.field(
         description="Signed URL of the WebVTT subtitles.",
         deprecation_reason=_DEPRECATED.format("SUBTITLES"),
     )
     async def subtitles(self, info: strawberry.Info[Context, None]) -> str | None:
-        return await self._legacy_url(info.context, MediaType.SUBTITLES)
+        return await settle(self.legacy_url(info.context, "subtitles"))
 
     @strawberry.field(
         description="Signed URL of the JSON waveform.",
         deprecation_reason=_DEPRECATED.format("WAVEFORM"),
     )
     async def waveform(self, info: strawberry.Info[Context, None]) -> str | None:
-        return await self._legacy_url(info.context, MediaType.WAVEFORM)
+        return await settle(self.legacy_url(info.context, "waveform"))
+
+
+def _legacy_resolver(field: str) -> DirectResolver:
+    def resolve(source: TestSessionRecording, info: Any) -> MaybeLater[str | None]:
+        return source.legacy_url(info.context, field)
+
+    return resolve
+
+
+def _attached_media(
+    source: TestSessionRecording,
+    info: Any,
+    languages: list[str] | None = None,
+    types: list[MediaType] | None = None,
+    statuses: list[MediaStatus] | None = None,
+) -> MaybeLater[list[AttachedMediaLanguage]]:
+    return source.attached_media_of(info.context, languages, types, statuses)
+
+
+# What graphql-core calls for these fields (installed by resolvers.direct): the same answers as
+# the declared resolvers, without Strawberry's per-call argument conversion, and without a
+# coroutine when ``build`` fetched what they need.
+DIRECT_RESOLVERS: dict[str, DirectResolver] = {
+    "mediaUrl": direct_url_resolver("mediaUrl"),
+    "signedMediaUrl": direct_signed_url_resolver("signedMediaUrl"),
+    "attachedMedia": _attached_media,
+    "transcription": lambda source, info: source.transcription_of(info.context),
+    **{field: _legacy_resolver(field) for field in LEGACY_URL_FIELDS},
+}

@@ -1,22 +1,36 @@
-"""Signed URL fields: minted lazily (only when selected) through the request's loader, with
-per-field options (lifetime, inline or attachment, filename) signed into the URL."""
+"""Signed URL fields: minted lazily (only when selected), with per-field options (lifetime,
+inline or attachment, filename) signed into the URL.
+
+Two ways to mint, one answer:
+- Prefetched (``prefetch``): the parent of a list (the recording's resolver) sees which URL
+  fields its children select, with which arguments, and mints all of them in one batch. The
+  URL fields then answer from the parent's entries without awaiting anything.
+- Lazily (``minted`` finds no entry): one URL through the same batching loader, for objects
+  built without a prefetch (``node(id:)``) or any selection the prefetch did not foresee.
+
+An entry is keyed by ``UrlKey``, the field's GraphQL name and its arguments as graphql-core
+coerced them, so aliases with different arguments get different URLs and aliases with the same
+ones share one. Per entry, in this order: no stored object -> null; the key lacks
+``media:sign`` -> FORBIDDEN; past the per-request ceiling -> URL_LIMIT_EXCEEDED; bad arguments
+-> BAD_USER_INPUT; the signer failed -> SIGNING_FAILED. Each of those nulls its field only.
+"""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any, Protocol, TypeAlias, TypeVar
 
 import strawberry
 
 from app.auth import MEDIA_SIGN
 from app.context import Context
-from app.errors import SigningFailed
+from app.errors import FootageError, SigningFailed
 from app.media.options import sign_request
 from app.media.signer import SignedUrl as MintedUrl
-
-log = logging.getLogger(__name__)
+from app.media.signer import SignRequest
 
 
 @strawberry.enum(description="How a browser should treat the file behind a signed URL.")
@@ -58,21 +72,124 @@ Filename = Annotated[
     ),
 ]
 
+# (GraphQL field name, expiresIn, disposition, filename)
+UrlKey: TypeAlias = tuple[str, int | None, MediaDisposition | None, str | None]
+# A minted URL, null (no stored object), or the coded error the field answers with.
+Entry: TypeAlias = MintedUrl | FootageError | None
+UrlEntries: TypeAlias = dict[UrlKey, Entry]
+# What a URL field's resolver gives graphql-core: the answer, or one to await (lazy minting).
+Later = TypeVar("Later")
+MaybeLater: TypeAlias = Later | Awaitable[Later]
 
-async def mint(
+_MISSING: Any = object()
+
+
+def url_key(
+    field: str,
+    expires_in: int | None = None,
+    disposition: MediaDisposition | None = None,
+    filename: str | None = None,
+) -> UrlKey:
+    return (field, expires_in, disposition, filename)
+
+
+@dataclass(frozen=True, slots=True)
+class UrlTarget:
+    """URLs one object needs: its entries (filled in place), what to sign, the keys asked."""
+
+    entries: UrlEntries
+    storage_key: str | None
+    default_filename: tuple[str | None, ...]
+    keys: Sequence[UrlKey]
+
+
+async def prefetch(context: Context, targets: Sequence[UrlTarget], *, always: bool) -> None:
+    """Fill every target's entries for its keys, minting all of them in one loader call.
+
+    ``always``: await the loader even with nothing to sign. Siblings of a list must resume in
+    the same tick, or the loads their children make next (a transcription, say) split into
+    several batches; so whether to wait has to follow the selection, never the data."""
+    pending: list[tuple[UrlEntries, UrlKey, SignRequest]] = []
+    lifetimes: dict[UrlKey, int] = {}
+    for target in targets:
+        for key in target.keys:
+            if key in target.entries:
+                continue
+            try:
+                request = _sign_request(
+                    context, target.storage_key, key, target.default_filename, lifetimes
+                )
+            except FootageError as error:
+                target.entries[key] = error
+                continue
+            if request is None:
+                target.entries[key] = None
+            else:
+                pending.append((target.entries, key, request))
+    if not pending and not always:
+        return
+    try:
+        urls = await context.loaders.signed_urls.load(tuple(item[2] for item in pending))
+    except Exception:  # logged by the loader, once for the batch
+        for entries, key, _ in pending:
+            entries[key] = _signing_failed()
+        return
+    for (entries, key, _), url in zip(pending, urls, strict=True):
+        entries[key] = url
+
+
+def minted(
+    context: Context,
+    entries: UrlEntries | None,
+    key: UrlKey,
+    storage_key: str | None,
+    default_filename: tuple[str | None, ...],
+) -> MaybeLater[MintedUrl | None]:
+    """The prefetched URL of ``key`` (raising its error), or an awaitable minting it now."""
+    if entries is not None:
+        found = entries.get(key, _MISSING)
+        if found is not _MISSING:
+            if isinstance(found, FootageError):
+                raise found
+            return found  # type: ignore[no-any-return]
+    return _mint_now(context, storage_key, key, default_filename)
+
+
+async def _mint_now(
     context: Context,
     storage_key: str | None,
-    *,
-    expires_in: int | None,
-    disposition: MediaDisposition | None,
-    filename: str | None,
+    key: UrlKey,
     default_filename: tuple[str | None, ...],
 ) -> MintedUrl | None:
-    """The signed URL of ``storage_key`` (None when there is no object), or a coded error."""
+    request = _sign_request(context, storage_key, key, default_filename)
+    if request is None:
+        return None
+    try:
+        [url] = await context.loaders.signed_urls.load((request,))
+    except Exception:  # logged by the loader
+        raise _signing_failed() from None
+    return url
+
+
+def _sign_request(
+    context: Context,
+    storage_key: str | None,
+    key: UrlKey,
+    default_filename: tuple[str | None, ...],
+    lifetimes: dict[UrlKey, int] | None = None,
+) -> SignRequest | None:
+    """What to sign for ``key`` (None when there is no object), or a coded error; counts the
+    URL against the request's ceiling. ``lifetimes``: keys already checked, for a batch."""
     if storage_key is None:
         return None
     context.require(MEDIA_SIGN)
     context.count_url()
+    _, expires_in, disposition, filename = key
+    if disposition is None and filename is None and lifetimes is not None:
+        # Nothing per object but the storage key: check the arguments once per key.
+        lifetime = lifetimes.get(key)
+        if lifetime is not None:
+            return SignRequest(storage_key, lifetime)
     request = sign_request(
         context.settings,
         storage_key,
@@ -81,12 +198,45 @@ async def mint(
         filename=filename,
         name_parts=default_filename,
     )
-    try:
-        signed: MintedUrl = await context.loaders.signed_url.load(request)
-    except Exception:
-        log.exception("signing failed for %r", storage_key)
-        raise SigningFailed("The media URL could not be signed; try again shortly.") from None
-    return signed
+    if lifetimes is not None and request.content_disposition is None:
+        lifetimes[key] = request.expires_in
+    return request
+
+
+def _signing_failed() -> SigningFailed:
+    return SigningFailed("The media URL could not be signed; try again shortly.")
+
+
+def url_of(found: MaybeLater[MintedUrl | None]) -> MaybeLater[str | None]:
+    """What a plain URL field answers."""
+    if found is None:
+        return None
+    if type(found) is MintedUrl:
+        return found.url
+    return _url_later(found)  # type: ignore[arg-type]
+
+
+def signed_url_of(found: MaybeLater[MintedUrl | None]) -> MaybeLater[SignedUrl | None]:
+    """What a ``SignedUrl`` field answers."""
+    if found is None or type(found) is MintedUrl:
+        return as_signed_url(found)
+    return _signed_later(found)  # type: ignore[arg-type]
+
+
+async def _url_later(found: Awaitable[MintedUrl | None]) -> str | None:
+    url = await found
+    return None if url is None else url.url
+
+
+async def _signed_later(found: Awaitable[MintedUrl | None]) -> SignedUrl | None:
+    return as_signed_url(await found)
+
+
+async def settle(value: MaybeLater[Later]) -> Later:
+    """For the declared (Strawberry) resolvers, which must be coroutines."""
+    if isinstance(value, Awaitable):
+        return await value
+    return value
 
 
 def as_signed_url(minted: MintedUrl | None) -> SignedUrl | None:
@@ -94,3 +244,44 @@ def as_signed_url(minted: MintedUrl | None) -> SignedUrl | None:
         return None
     remaining = int((minted.expires_at - datetime.now(UTC)).total_seconds())
     return SignedUrl(url=minted.url, expires_at=minted.expires_at, expires_in=max(0, remaining))
+
+
+class HasUrls(Protocol):
+    def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]: ...
+
+
+# A resolver as graphql-core calls it: (source, info, **arguments by their GraphQL names).
+DirectResolver = Callable[..., Any]
+
+
+def direct_url_resolver(field: str) -> DirectResolver:
+    """The graphql-core resolver of a plain URL field (see resolvers.direct): the same answer
+    as the declared resolver, without Strawberry's per-call conversion of the three arguments,
+    and without a coroutine when the URL was prefetched."""
+
+    def resolve(
+        source: HasUrls,
+        info: Any,
+        expiresIn: int | None = None,
+        disposition: MediaDisposition | None = None,
+        filename: str | None = None,
+    ) -> MaybeLater[str | None]:
+        return url_of(source.minted(info.context, (field, expiresIn, disposition, filename)))
+
+    return resolve
+
+
+def direct_signed_url_resolver(field: str) -> DirectResolver:
+    """As ``direct_url_resolver``, for a ``SignedUrl`` field."""
+
+    def resolve(
+        source: HasUrls,
+        info: Any,
+        expiresIn: int | None = None,
+        disposition: MediaDisposition | None = None,
+        filename: str | None = None,
+    ) -> MaybeLater[SignedUrl | None]:
+        key = (field, expiresIn, disposition, filename)
+        return signed_url_of(source.minted(info.context, key))
+
+    return resolve

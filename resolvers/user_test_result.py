@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from app.context import Context
 from app.ids import to_global_id
-from app.store.records import ParticipantRecord, RecordingRecord, ResultRecord
+from app.store.records import ParticipantRecord, ResultRecord
 from resolvers.enums import ResultStatus
 from resolvers.node import Node
 from resolvers.recording import TestSessionRecording
@@ -33,34 +34,31 @@ class Participant:
 class UserTestResultRecordings:
     _result_id: strawberry.Private[int]
 
-    async def _kind(
-        self, info: strawberry.Info[Context, None], kind: str
-    ) -> RecordingRecord | None:
+    async def recording(self, info: Any, kind: str) -> TestSessionRecording | None:
+        """The recording of ``kind``, built with what its selection needs (``info``: Strawberry's
+        or graphql-core's, see DIRECT_RESOLVERS)."""
         records = await info.context.loaders.recordings_by_result_id.load(self._result_id)
-        return next((r for r in records if r.kind == kind), None)
+        record = next((r for r in records if r.kind == kind), None)
+        return None if record is None else await TestSessionRecording.build(info, record)
 
     @strawberry.field(
         description="The combined screen and camera recording, with audio: the one to play or "
         "download. Null until one exists."
     )
     async def download(self, info: strawberry.Info[Context, None]) -> TestSessionRecording | None:
-        record = await self._kind(info, "download")
-        return None if record is None else TestSessionRecording.from_record(record)
+        return await self.recording(info, "download")
 
     @strawberry.field(description="The screen capture alone, when recorded separately.")
     async def screen(self, info: strawberry.Info[Context, None]) -> TestSessionRecording | None:
-        record = await self._kind(info, "screen")
-        return None if record is None else TestSessionRecording.from_record(record)
+        return await self.recording(info, "screen")
 
     @strawberry.field(description="The camera capture alone, when recorded separately.")
     async def camera(self, info: strawberry.Info[Context, None]) -> TestSessionRecording | None:
-        record = await self._kind(info, "camera")
-        return None if record is None else TestSessionRecording.from_record(record)
+        return await self.recording(info, "camera")
 
     @strawberry.field(description="The microphone audio alone, when recorded separately.")
     async def audio(self, info: strawberry.Info[Context, None]) -> TestSessionRecording | None:
-        record = await self._kind(info, "audio")
-        return None if record is None else TestSessionRecording.from_record(record)
+        return await self.recording(info, "audio")
 
 
 @strawberry.type(description="One participant's session of a user test, and its recordings.")
@@ -105,3 +103,18 @@ class UserTestResult(Node):
         record = await info.context.loaders.user_test_by_id.load(self._user_test_id)
         assert record is not None, "a result's user test is in the same workspace"
         return UserTest.from_record(record)
+
+
+def _recording_resolver(kind: str) -> Callable[..., Any]:
+    def resolve(source: UserTestResultRecordings, info: Any) -> Any:
+        return source.recording(info, kind)
+
+    return resolve
+
+
+# What graphql-core calls for these fields (installed by resolvers.direct): a page asks for a
+# hundred of them, and Strawberry's wrapper adds two coroutines and an Info to each, which a
+# page's sixteen concurrent copies keep alive for the collector to walk.
+DIRECT_RESOLVERS = {
+    kind: _recording_resolver(kind) for kind in ("download", "screen", "camera", "audio")
+}

@@ -9,25 +9,30 @@ PostgreSQL binaries those runs are skipped with a loud message, unless
 from __future__ import annotations
 
 import os
+import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from starlette.applications import Starlette
 
+from app.auth import SCOPES, hash_api_key, new_api_key, scope_string
 from app.demo.seed import seed_demo
 from app.main import create_app
 from app.media.local import LocalSigner
 from app.settings import Settings
 from app.store.engine import make_engine
+from app.store.facade import admin_transaction
 from app.store.migrate import upgrade
+from tests.support.live_server import serving
 from tests.support.pg_cluster import PostgresCluster, find_pg_bindir
 from tests.support.recording_signer import RecordingSigner
 
@@ -178,9 +183,99 @@ def client_factory(backend: Backend, connection: AsyncConnection) -> ClientFacto
     return factory
 
 
+@dataclass(frozen=True)
+class LiveServer:
+    app: Starlette
+    base_url: str
+    demo_key: str
+
+
+LiveServerFactory = Callable[..., AbstractAsyncContextManager[LiveServer]]
+
+
+@pytest.fixture
+def server_factory(backend: Backend, connection: AsyncConnection) -> LiveServerFactory:
+    """Like ``client_factory``, but the app runs under a real uvicorn on 127.0.0.1 (in this
+    event loop), for real websockets."""
+
+    @asynccontextmanager
+    async def connect() -> AsyncIterator[AsyncConnection]:
+        yield connection
+
+    @asynccontextmanager
+    async def begin() -> AsyncIterator[AsyncConnection]:
+        async with connection.begin_nested():
+            yield connection
+
+    @asynccontextmanager
+    async def factory(**kwargs: Any) -> AsyncIterator[LiveServer]:
+        settings = kwargs.pop("settings", backend.settings)
+        app = create_app(settings, engine=backend.engine, connect=connect, begin=begin, **kwargs)
+        async with serving(app) as base_url:
+            yield LiveServer(app, base_url, backend.demo_key)
+
+    return factory
+
+
 @pytest.fixture
 async def client(
     client_factory: ClientFactory, signer: RecordingSigner
 ) -> AsyncIterator[httpx.AsyncClient]:
     async with client_factory(signer=signer) as http:
         yield http
+
+
+@dataclass(frozen=True)
+class FreshDatabase:
+    """A migrated database of the test's own, with a workspace and a key holding every scope,
+    and no demo data."""
+
+    engine: AsyncEngine
+    settings: Settings
+    key: str
+    workspace_id: int
+
+
+@pytest.fixture
+async def empty_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of a database of the test's own, not even migrated: a temporary SQLite file, or
+    a new database on the PostgreSQL cluster (dropped afterwards)."""
+    if backend.name == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    database = f"fresh_{uuid.uuid4().hex[:16]}"
+    autocommit = backend.engine.execution_options(isolation_level="AUTOCOMMIT")
+    async with autocommit.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield f"{backend.settings.database_url.rsplit('/', 1)[0]}/{database}"
+    finally:
+        async with autocommit.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def fresh_database(empty_database: str, tmp_path: Path) -> AsyncIterator[FreshDatabase]:
+    """For tests that need real commits on separate connections (concurrent writes, the
+    storage outbox): ``empty_database`` migrated, with a workspace and a key. The app over it
+    (``create_app(fresh.settings, engine=fresh.engine)``) uses ``engine.begin``; its
+    maintenance task is off (``FOOTAGE_MAINTENANCE_INTERVAL=0``)."""
+    settings = make_settings(tmp_path / "var", empty_database, FOOTAGE_MAINTENANCE_INTERVAL="0")
+    engine = make_engine(empty_database)
+    try:
+        await upgrade(engine)
+        key = new_api_key()
+        now = datetime.now(UTC)
+        async with admin_transaction(engine) as admin:
+            workspace_id = await admin.ensure_workspace(slug="fresh", name="Fresh", now=now)
+            await admin.create_api_key(
+                workspace_id=workspace_id,
+                key_hash=hash_api_key(key),
+                prefix=key[:8],
+                label="fresh",
+                now=now,
+                scopes=scope_string(SCOPES),
+            )
+        yield FreshDatabase(engine, settings, key, workspace_id)
+    finally:
+        await engine.dispose()

@@ -134,3 +134,19 @@ async def test_gcs_stable_link_redirects_to_storage(
         response = await client.get(f"/media/{recording_id}")
     assert response.status_code == 302
     assert verifies(response.headers["location"])
+
+
+async def test_gcs_key_file_signs_in_worker_processes_the_same_urls(
+    client_factory: ClientFactory, backend: Backend, tmp_path: Path
+) -> None:
+    """Without a signer passed in, the app builds its own; an RSA key file signs in processes
+    (app.media.sign_pool), split across them, and the URLs are those a thread would make."""
+    settings = make_settings(tmp_path, backend.settings.database_url, **KEYED)
+    async with client_factory(settings=settings) as client:
+        in_processes = urls_of(await gql(client, PAGE))
+    threaded = RecordingSigner(build_signer(settings))
+    async with client_factory(settings=settings, signer=threaded) as client:
+        in_threads = urls_of(await gql(client, PAGE))
+    assert in_processes == in_threads
+    assert len(in_processes) > 500
+    assert all(verifies(url) for url in in_processes[:20])

@@ -13,8 +13,10 @@ from tests.support.graphql import error_codes, gql
 TEST_UUID = "ut_645c4faa-5c2d-49b1-85fa-823ffbbbfa17"
 
 
-@pytest.mark.parametrize("body", ["null", "0", '""', "true", "12.5"])
-async def test_json_body_that_is_not_an_object_is_bad_request(
+@pytest.mark.parametrize(
+    "body", ["null", "0", '""', "true", "12.5", "[" * 20_000 + "]" * 20_000, '{"query": ']
+)
+async def test_json_body_that_is_not_a_json_object_is_bad_request(
     client: httpx.AsyncClient, body: str
 ) -> None:
     response = await client.post(

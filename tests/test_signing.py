@@ -13,6 +13,7 @@ import httpx
 from app.demo.queries import document
 from app.media.local import LocalSigner
 from app.media.signer import SignRequest, UrlMinter
+from loaders.urls import SignedUrlsBySignRequestsLoader
 from tests.conftest import SIGNING_SECRET, ClientFactory
 from tests.support.graphql import error_codes, gql
 from tests.support.recording_signer import RecordingSigner
@@ -147,3 +148,56 @@ async def test_minter_merges_concurrent_misses_for_the_same_object(tmp_path: Pat
     a, b = await asyncio.gather(urls.mint([request]), urls.mint([request, request]))
     assert a[0] == b[0] == b[1]
     assert signer.signed == ["same.mp4"]
+
+
+async def test_minter_splits_a_large_batch_over_its_workers(tmp_path: Path) -> None:
+    signer = recording_signer(tmp_path)
+    urls = UrlMinter(
+        signer,
+        window=300,
+        cache_size=1_000,
+        executor=ThreadPoolExecutor(max_workers=2),
+        parallel=2,
+        clock=lambda: 1_000_000.0,
+    )
+    requests = [SignRequest(f"k{i}", 900) for i in range(2 * UrlMinter.MIN_SPLIT)]
+    minted = await urls.mint(requests)
+    assert signer.batches == 2
+    assert sorted(signer.signed) == sorted(r.storage_key for r in requests)
+    assert [m.url for m in minted] == [m.url for m in await urls.mint(requests)]
+    assert signer.batches == 2  # the repeat came from the cache
+
+
+async def test_minter_signs_a_small_batch_in_one_piece(tmp_path: Path) -> None:
+    signer = recording_signer(tmp_path)
+    urls = minter(signer, [1_000_000.0])
+    urls.parallel = 2
+    await urls.mint([SignRequest(f"k{i}", 900) for i in range(UrlMinter.MIN_SPLIT)])
+    assert signer.batches == 1
+
+
+async def test_minter_forgets_a_past_window(tmp_path: Path) -> None:
+    signer = recording_signer(tmp_path)
+    now = [1_000_200.0]
+    urls = minter(signer, now)
+    await urls.mint([SignRequest("a", 900), SignRequest("b", 900)])
+    now[0] += 300
+    await urls.mint([SignRequest("a", 900)])
+    assert list(urls._cache) == [SignRequest("a", 900)]
+    assert signer.signed == ["a", "b", "a"]
+
+
+async def test_signed_urls_loader_mints_all_parents_in_one_call_in_key_order(
+    tmp_path: Path,
+) -> None:
+    signer = recording_signer(tmp_path)
+    loader = SignedUrlsBySignRequestsLoader(minter(signer, [1_000_000.0]))
+    a, b = SignRequest("a", 900), SignRequest("b", 900)
+    first, empty, second = await asyncio.gather(
+        loader.load((a, b)), loader.load(()), loader.load((b,))
+    )
+    assert [url.url for url in first] == [u.url for u in await loader.load((a, b))]
+    assert empty == []
+    assert second == [first[1]]
+    assert signer.batches == 1
+    assert signer.signed == ["a", "b"]

@@ -2,8 +2,10 @@
 
 The first page (pk 12345, 12346, 12347) carries exactly the media statuses of seed 000's example
 response; pk 12348 has media in English and Spanish; every seventh result is audio-only (ogg);
-pk 12350 is a failed upload; the last three sessions are still in progress. Loading is
-idempotent: the rows are written once, the files (re)written whenever missing.
+pk 12350 is a failed upload (its recording ERRORED, the others UPLOADED); the last three
+sessions are still in progress. The change feed holds each result's CREATED entry, as if the API
+had made them. Loading is idempotent: the rows are written once, the files (re)written whenever
+missing.
 """
 
 from __future__ import annotations
@@ -214,6 +216,11 @@ def build_rows(now: datetime) -> DemoRows:
                     "missing_data_warning": failed or index % 17 == 16,
                     "start_time": created + timedelta(seconds=12),
                     "created_at": created + timedelta(seconds=10),
+                    # The lifecycle's end: stored, or failed for good.
+                    "status": "ERRORED" if failed else "UPLOADED",
+                    "started_at": created + timedelta(seconds=12),
+                    "errored_at": created + timedelta(minutes=1) if failed else None,
+                    "uploaded_at": None if failed else created + timedelta(minutes=1),
                 },
             )
         )
@@ -367,6 +374,22 @@ async def _insert(admin: Admin, rows: DemoRows, workspace_id: int) -> None:
         rows=[
             {**scoped, **r, "user_test_id": test_id, "participant_id": participant_ids[i]}
             for i, r in enumerate(rows.results)
+        ],
+    )
+    # The change feed starts with each result's creation, as it would had the API made them.
+    await admin.insert_rows(
+        table="result_changes",
+        rows=[
+            {
+                **scoped,
+                "user_test_id": test_id,
+                "result_uuid": r["uuid"],
+                "object_type": "UserTestResult",
+                "object_uuid": r["uuid"],
+                "kind": "CREATED",
+                "created_at": r["created_at"],
+            }
+            for r in rows.results
         ],
     )
     recording_ids = await admin.insert_rows(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.media.local import LocalSigner
 from app.media.signer import Signer
+from app.media.storage import LocalDeleter, StorageDeleter
 from app.settings import Settings
 
 
@@ -19,3 +20,12 @@ def build_signer(settings: Settings) -> Signer:
     return LocalSigner(
         secret=settings.signing_key, public_url=settings.public_url, root=settings.media_root
     )
+
+
+def build_deleter(settings: Settings) -> StorageDeleter:
+    """What removes objects from the storage ``settings.storage`` names."""
+    if settings.storage == "gcs":
+        from app.media.gcs import gcs_deleter
+
+        return gcs_deleter(settings)
+    return LocalDeleter(root=settings.media_root)

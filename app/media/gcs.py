@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
+import google.api_core.exceptions
 import google.auth
 import google.auth.credentials
 import google.auth.exceptions
@@ -368,3 +369,49 @@ def _default_backend(default_credentials: DefaultCredentials, endpoint: str) -> 
 
 def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
+
+
+# Seconds to connect and to read the answer of one deletion.
+DELETE_TIMEOUT = 10.0
+
+
+class GcsDeleter:
+    """Removes objects from the bucket through the JSON API (``Blob.delete``), in the cleaner's
+    worker threads. The client is made on first use, with the key file's credentials or else
+    the platform's default ones (an HMAC pair alone cannot call the JSON API: such deployments
+    need default credentials for deletions, and the outbox keeps retrying until they exist)."""
+
+    def __init__(self, *, bucket: str, client: Callable[[], Any]) -> None:
+        self.name = f"gcs:{bucket}"
+        self._bucket_name = bucket
+        self._client = client
+        self._bucket: Any = None
+        self._lock = threading.Lock()
+
+    def delete(self, storage_key: str) -> None:
+        with self._lock:
+            if self._bucket is None:
+                self._bucket = self._client().bucket(self._bucket_name)
+            bucket = self._bucket
+        try:
+            # No retries of the library's own (up to two minutes a call): the outbox retries,
+            # with backoff, and a storage outage must not hold the cleaner's threads.
+            bucket.blob(storage_key).delete(timeout=DELETE_TIMEOUT, retry=None)
+        except google.api_core.exceptions.NotFound:
+            return  # already gone: what we wanted
+
+
+def gcs_deleter(settings: Settings) -> GcsDeleter:
+    bucket = _bucket(settings.gcs_bucket)
+    endpoint = _endpoint(settings.gcs_endpoint)
+    key_file = settings.gcs_credentials_file
+
+    def client() -> Any:
+        from google.cloud.storage import Client
+
+        credentials = _key_file(key_file) if key_file is not None else _application_default()
+        return Client(
+            project=None, credentials=credentials, client_options={"api_endpoint": endpoint}
+        )
+
+    return GcsDeleter(bucket=bucket, client=client)

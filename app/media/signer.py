@@ -3,26 +3,28 @@
 Signing is the most expensive thing the server does, so the ``UrlMinter``:
 - floors the signing time to a window and stretches the expiry by the window, so a URL is valid
   for at least the time asked, and every request inside one window gets byte-identical URLs;
-- keeps a bounded, process-wide LRU of the URLs it minted, keyed by (request, window);
+- keeps a bounded, process-wide LRU of the URLs it minted in the current window;
 - merges concurrent misses for the same key, so one object is signed once per window;
-- signs in a worker thread, never on the event loop.
+- signs in a worker (a thread, or a process for signers that hold the GIL: app.media.sign_pool),
+  never on the event loop, split over ``parallel`` workers when there is enough to sign.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class SignRequest:
-    """What to sign. Hashable: it is the loader key and, with the window, the cache key."""
+class SignRequest(NamedTuple):
+    """What to sign: the loader key and, within a window, the cache key. A tuple, so hashing
+    and comparing it run in C (a page looks up hundreds), and a cache of them holds nothing the
+    garbage collector has to walk."""
 
     storage_key: str
     expires_in: int
@@ -31,8 +33,7 @@ class SignRequest:
     content_disposition: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SignedUrl:
+class SignedUrl(NamedTuple):
     url: str
     expires_at: datetime
 
@@ -51,48 +52,73 @@ class Signer(Protocol):
 
 
 class UrlMinter:
+    # Below this many misses per worker, one batch: splitting costs more than it saves.
+    MIN_SPLIT = 32
+
     def __init__(
         self,
         signer: Signer,
         *,
         window: int,
         cache_size: int,
-        executor: ThreadPoolExecutor,
+        executor: Executor,
+        parallel: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.signer = signer
         self.window = window
         self.cache_size = cache_size
+        self.parallel = max(1, parallel)
         self._executor = executor
-        self._cache: OrderedDict[tuple[SignRequest, int], SignedUrl] = OrderedDict()
+        # The current window's URLs, least recently used first. A new window starts it afresh:
+        # URLs of a past window are never handed out again.
+        self._cache: OrderedDict[SignRequest, SignedUrl] = OrderedDict()
+        self._cache_window = -1
         self._in_flight: dict[tuple[SignRequest, int], asyncio.Future[SignedUrl]] = {}
         self._now = clock
+        # URLs signed since start-up (cache misses), for measurements.
+        self.signed = 0
 
     def window_start(self) -> int:
         now = int(self._now())
         return now - now % self.window
 
+    def _window_cache(self, start: int) -> OrderedDict[SignRequest, SignedUrl]:
+        if start != self._cache_window:
+            self._cache = OrderedDict()
+            self._cache_window = start
+        return self._cache
+
     async def mint(self, requests: Sequence[SignRequest]) -> list[SignedUrl]:
         """URLs for ``requests`` in order, signing only what this window has not signed yet."""
         start = self.window_start()
-        found: dict[SignRequest, SignedUrl] = {}
+        cache = self._window_cache(start)
+        found: list[SignedUrl | None] = [cache.get(request) for request in requests]
+        if None not in found:  # the common case: a page seen before in this window
+            for request in requests:
+                cache.move_to_end(request)
+            return found  # type: ignore[return-value]
+        return await self._mint_misses(requests, found, start)
+
+    async def _mint_misses(
+        self, requests: Sequence[SignRequest], found: list[SignedUrl | None], start: int
+    ) -> list[SignedUrl]:
+        known: dict[SignRequest, SignedUrl] = {}
         waits: dict[SignRequest, asyncio.Future[SignedUrl]] = {}
-        misses: list[SignRequest] = []
-        for request in dict.fromkeys(requests):
-            key = (request, start)
-            hit = self._cache.get(key)
+        misses: dict[SignRequest, None] = {}
+        for request, hit in zip(requests, found, strict=True):
             if hit is not None:
-                self._cache.move_to_end(key)
-                found[request] = hit
-            elif (pending := self._in_flight.get(key)) is not None:
+                self._cache.move_to_end(request)
+                known[request] = hit
+            elif (pending := self._in_flight.get((request, start))) is not None:
                 waits[request] = pending
             else:
-                misses.append(request)
+                misses[request] = None
         if misses:
-            await self._sign(misses, start, found)
+            await self._sign(list(misses), start, known)
         for request, pending in waits.items():
-            found[request] = await pending
-        return [found[request] for request in requests]
+            known[request] = await pending
+        return [known[request] for request in requests]
 
     async def _sign(
         self, misses: list[SignRequest], start: int, found: dict[SignRequest, SignedUrl]
@@ -101,11 +127,9 @@ class UrlMinter:
         futures = {request: loop.create_future() for request in misses}
         for request, future in futures.items():
             self._in_flight[(request, start)] = future
+        self.signed += len(misses)
         try:
-            urls = await loop.run_in_executor(
-                self._executor,
-                lambda: self.signer.sign(misses, signed_at=start, window=self.window),
-            )
+            urls = await self._signed(misses, start)
         except BaseException as error:
             for future in futures.values():
                 future.set_exception(error)
@@ -117,12 +141,29 @@ class UrlMinter:
         for request, url in zip(misses, urls, strict=True):
             futures[request].set_result(url)
             found[request] = url
-            self._remember((request, start), url)
+            self._remember(request, start, url)
 
-    def _remember(self, key: tuple[SignRequest, int], url: SignedUrl) -> None:
-        if self.cache_size <= 0:
+    async def _signed(self, misses: list[SignRequest], start: int) -> list[SignedUrl]:
+        """``misses`` signed by the workers: one batch, or ``parallel`` slices signed at once."""
+        loop = asyncio.get_running_loop()
+        parts = min(self.parallel, len(misses) // self.MIN_SPLIT) or 1
+        size = -(-len(misses) // parts)
+        slices = [misses[i : i + size] for i in range(0, len(misses), size)]
+        signed = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    self._executor,
+                    functools.partial(self.signer.sign, part, signed_at=start, window=self.window),
+                )
+                for part in slices
+            )
+        )
+        return [url for part in signed for url in part]
+
+    def _remember(self, request: SignRequest, start: int, url: SignedUrl) -> None:
+        if self.cache_size <= 0 or start != self._cache_window:
             return
-        self._cache[key] = url
+        self._cache[request] = url
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 

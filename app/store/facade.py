@@ -20,6 +20,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store import models
+from app.store.feed import ChangeFeedReads
+from app.store.lifecycle import LIFECYCLE_COLUMNS
 from app.store.records import (
     ApiKeyRecord,
     AttachedMediaRecord,
@@ -30,6 +32,7 @@ from app.store.records import (
     TranscriptionRecord,
     UserTestRecord,
 )
+from app.store.writes import Writes
 
 AnySelect = Select[*tuple[Any, ...]]
 AnyRow = Row[*tuple[Any, ...]]
@@ -102,6 +105,7 @@ def _recordings_select(workspace_id: int) -> AnySelect:
             _T.name.label("user_test_name"),
             _R.uuid.label("result_uuid"),
             func.coalesce(_P.name, _P.anonymous_id).label("participant_label"),
+            *LIFECYCLE_COLUMNS,
         )
         .join(_R, _R.id == _REC.result_id)
         .join(_T, _T.id == _R.user_test_id)
@@ -157,7 +161,7 @@ def _media_select(workspace_id: int) -> AnySelect:
     )
 
 
-class Store:
+class Store(ChangeFeedReads, Writes):
     def __init__(self, connect: Connect, begin: Connect) -> None:
         self._connect = connect
         self._begin = begin
@@ -175,6 +179,19 @@ class Store:
         if connection is not None and self._lock.locked():
             await connection.invalidate()
         await self._stack.aclose()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One committed write transaction (a mutation; see app.store.writes), serialised with
+        the request's reads. A reading connection still open (an earlier mutation's payload)
+        is released first, so a request never holds two pooled connections."""
+        async with self._lock:
+            if self._connection is not None:
+                self._connection = None
+                await self._stack.aclose()
+                self._stack = AsyncExitStack()
+            async with self._begin() as connection:
+                yield connection
 
     async def _rows(self, statement: Any) -> Sequence[AnyRow]:
         async with self._lock:

@@ -164,6 +164,23 @@ class Recording(Base):
     missing_data_warning: Mapped[bool] = mapped_column(Boolean, default=False)
     start_time: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # The lifecycle (app.store.lifecycle): INVOKED -> RECORDING <-> PAUSED -> UPLOADING ->
+    # UPLOADED, any -> ERRORED. Callers are JSON objects {type, userId, name, apiKeyId}.
+    status: Mapped[str] = mapped_column(String(16), server_default="UPLOADED")
+    started_at: Mapped[datetime | None]
+    paused_at: Mapped[datetime | None]
+    resumed_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    uploaded_at: Mapped[datetime | None]
+    errored_at: Mapped[datetime | None]
+    start_reason: Mapped[str | None] = mapped_column(String(32))
+    start_caller: Mapped[dict[str, Any] | None]
+    stop_reason: Mapped[str | None] = mapped_column(String(32))
+    stop_caller: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None]
+    status_caller: Mapped[dict[str, Any] | None]
+    status_note: Mapped[str | None] = mapped_column(String(500))
 
     result: Mapped[UserTestResult] = relationship(lazy="raise")
 
@@ -209,3 +226,59 @@ class Transcription(Base):
     created_at: Mapped[datetime]
 
     recording: Mapped[Recording] = relationship(lazy="raise")
+
+
+class IdempotencyKey(Base):
+    """A client's idempotency key: the first request with it claims the row (the unique
+    constraint decides between concurrent ones); retries replay ``result``."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    mutation: Mapped[str] = mapped_column(String(64))
+    # SHA-256 (hex) of the mutation's canonical input.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    # What the mutation answered with, e.g. {"uuid": ...}; null until the write is done (the
+    # claim and the write share one transaction, so nobody else ever sees it null).
+    result: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+
+class ResultChange(Base):
+    """The change feed: one row per change to a result or to what hangs off it. ``id`` is the
+    feed's cursor; rows are never updated, and outlive the objects they name."""
+
+    __tablename__ = "result_changes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    user_test_id: Mapped[int] = mapped_column(ForeignKey("user_tests.id", ondelete="CASCADE"))
+    result_uuid: Mapped[str] = mapped_column(String(80))
+    # UserTestResult, TestSessionRecording or AttachedMedia.
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_uuid: Mapped[str] = mapped_column(String(80))
+    # CREATED, UPDATED, REJECTED or DELETED: what happened to that object.
+    kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_result_changes_user_test_id_id", "user_test_id", "id"),)
+
+
+class StorageDeletion(Base):
+    """The storage-deletion outbox: objects whose rows are gone, to be removed from storage
+    after the commit and retried with backoff until the backend confirms."""
+
+    __tablename__ = "storage_deletions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(1024))
+    # The backend the key belongs to (``local`` or ``gcs:<bucket>``).
+    backend: Mapped[str] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]

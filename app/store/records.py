@@ -66,6 +66,22 @@ class RecordingRecord:
     user_test_name: str
     result_uuid: str
     participant_label: str | None
+    # The lifecycle (app.store.lifecycle); callers are {type, userId, name} objects.
+    status: str = "UPLOADED"
+    started_at: datetime | None = None
+    paused_at: datetime | None = None
+    resumed_at: datetime | None = None
+    stopped_at: datetime | None = None
+    uploaded_at: datetime | None = None
+    errored_at: datetime | None = None
+    start_reason: str | None = None
+    start_caller: dict[str, Any] | None = None
+    stop_reason: str | None = None
+    stop_caller: dict[str, Any] | None = None
+    error: str | None = None
+    status_changed_at: datetime | None = None
+    status_caller: dict[str, Any] | None = None
+    status_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,3 +121,66 @@ class PageRequest:
     after: int | None = None
     before: int | None = None
     backward: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """One change-feed entry; ``id`` is its cursor."""
+
+    id: int
+    user_test_id: int
+    result_uuid: str
+    object_type: str
+    object_uuid: str
+    kind: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePageRequest:
+    """``limit`` feed entries of one user test with ``id`` greater than ``after``, oldest
+    first (callers ask one more than they show)."""
+
+    user_test_id: int
+    limit: int
+    after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCountRequest:
+    """How many distinct results changed after ``since`` in one user test."""
+
+    user_test_id: int
+    since: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeCount:
+    count: int
+    # The newest entry's id after ``since``; None when there is none.
+    latest: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenChange:
+    """A change-feed entry a write made, with what publishing it needs."""
+
+    change: ChangeRecord
+    user_test_uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOutcome:
+    """What one mutation's transaction did.
+
+    ``uuid`` names the object the payload shows and ``parent_uuid`` its parent (for deletes,
+    the deleted object's and the surviving parent's); ``applied`` is False when a report
+    changed nothing; ``replayed`` when an idempotency key answered instead of a write. The
+    changes and enqueued storage deletions are the caller's to act on after the commit."""
+
+    uuid: str | None
+    parent_uuid: str | None = None
+    applied: bool = True
+    replayed: bool = False
+    changes: tuple[WrittenChange, ...] = ()
+    deletions: tuple[int, ...] = ()

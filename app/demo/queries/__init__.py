@@ -1,4 +1,5 @@
-"""Seed 000's three queries, verbatim, as GraphiQL's starting tabs and the tests' documents."""
+"""Seed 000's three queries, verbatim, as GraphiQL's starting tabs and the tests' documents;
+then two tabs to see live updates: a subscription and a mutation that makes it fire."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 _HERE = Path(__file__).parent
 NAMES = ("specificResult", "listResults", "GetAllResults")
+LIVE_NAMES = ("watchResults", "addResult")
 
 
 def document(name: str) -> str:

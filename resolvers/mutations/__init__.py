@@ -1,0 +1,1 @@
+"""Mutations, one module per concept; ``resolvers.mutation.Mutation`` gathers them."""

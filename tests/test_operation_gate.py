@@ -1,0 +1,124 @@
+"""At most `limit` GraphQL requests are worked on at once; the rest wait their turn. And the
+settings of the serving process that BENCHMARKS.md measured."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.limits import OperationGate
+from app.settings import Settings, SettingsError
+
+
+class SlowApp:
+    """An ASGI app that records how many requests it works on at once."""
+
+    def __init__(self) -> None:
+        self.inside = 0
+        self.most = 0
+        self.order: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.inside += 1
+        self.most = max(self.most, self.inside)
+        self.order.append(scope["path"])
+        for _ in range(3):
+            await asyncio.sleep(0)
+        self.inside -= 1
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        # Still sending: the turn was already handed on.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def call(app: Any, path: str) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "path": path}, receive, send)
+    return sent
+
+
+async def test_gate_lets_at_most_limit_requests_work_at_once() -> None:
+    inner = SlowApp()
+    gate = OperationGate(inner, limit=2, path="/graphql")
+    answers = await asyncio.gather(*(call(gate, "/graphql") for _ in range(6)))
+    assert inner.most == 2
+    assert all(
+        [m["type"] for m in a] == ["http.response.start", "http.response.body"] for a in answers
+    )
+
+
+async def test_gate_leaves_other_paths_and_a_zero_limit_alone() -> None:
+    inner = SlowApp()
+    await asyncio.gather(
+        *(call(OperationGate(inner, limit=1, path="/graphql"), "/healthz") for _ in range(4))
+    )
+    assert inner.most == 4
+    inner = SlowApp()
+    await asyncio.gather(
+        *(call(OperationGate(inner, limit=0, path="/graphql"), "/graphql") for _ in range(4))
+    )
+    assert inner.most == 4
+
+
+async def test_gate_hands_the_turn_on_when_an_app_fails() -> None:
+    class Failing:
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            raise RuntimeError("boom")
+
+    gate = OperationGate(Failing(), limit=1, path="/graphql")
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="boom"):
+            await call(gate, "/graphql")
+    inner = SlowApp()
+    gate.app = inner
+    await call(gate, "/graphql")
+    assert inner.order == ["/graphql"]
+
+
+async def test_gate_takes_a_turn_only_once_the_body_has_arrived() -> None:
+    inner = SlowApp()
+    gate = OperationGate(inner, limit=1, path="/graphql")
+    rest = asyncio.Event()
+    parts = [
+        {"type": "http.request", "body": b"{", "more_body": True},
+        {"type": "http.request", "body": b"}", "more_body": False},
+    ]
+
+    async def trickle() -> dict[str, Any]:
+        if len(parts) == 1:
+            await rest.wait()
+        return parts.pop(0)
+
+    async def ignore(_message: dict[str, Any]) -> None:
+        return None
+
+    slow = asyncio.create_task(gate({"type": "http", "path": "/graphql"}, trickle, ignore))
+    await call(gate, "/graphql")  # not stuck behind the slow writer
+    assert inner.order == ["/graphql"]
+    rest.set()
+    await slow
+    assert inner.order == ["/graphql", "/graphql"]
+
+
+def test_gate_and_access_log_settings(tmp_path: Path) -> None:
+    def settings(**environ: str) -> Settings:
+        return Settings.from_env({"FOOTAGE_VAR_DIR": str(tmp_path), **environ})
+
+    assert settings().concurrent_operations == 2
+    assert settings(FOOTAGE_CONCURRENT_OPERATIONS="0").concurrent_operations == 0
+    assert settings().access_log is True
+    assert settings(FOOTAGE_ENV="production").access_log is False
+    assert settings(FOOTAGE_ENV="production", FOOTAGE_ACCESS_LOG="on").access_log is True
+    with pytest.raises(SettingsError, match="FOOTAGE_ACCESS_LOG"):
+        settings(FOOTAGE_ACCESS_LOG="maybe")
