@@ -65,3 +65,13 @@ def test_settings_accept_a_libpq_style_postgres_url(tmp_path: Path) -> None:
         {"FOOTAGE_VAR_DIR": str(tmp_path), "FOOTAGE_DATABASE_URL": "postgresql://u:p@db/footage"}
     )
     assert settings.database_url == "postgresql+asyncpg://u:p@db/footage"
+
+
+def test_media_select_columns_follow_the_record_fields() -> None:
+    import dataclasses
+
+    from app.store.facade import _media_select
+    from app.store.records import AttachedMediaRecord
+
+    columns = [column.name for column in _media_select(1).selected_columns]
+    assert columns == [field.name for field in dataclasses.fields(AttachedMediaRecord)]
