@@ -22,6 +22,7 @@ from strawberry.utils.aio import aclosing
 
 from app.context import Context
 from app.errors import code_for_graphql_error
+from app.execution import FootageExecutionContext
 from app.graphql_limits import alias_limit_rule, depth_limit_rule
 from app.live import LiveConnection
 from app.operation_rules import OperationCaches, OperationRules
@@ -195,6 +196,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=FootageExecutionContext,
         config=StrawberryConfig(
             scalar_map=SCALARS,
             disable_field_suggestions=settings is not None and settings.is_production,

@@ -1,0 +1,234 @@
+"""The executor's shortcut for plain leaf fields answers exactly as graphql-core does: same data,
+same errors at the same paths, nulls propagated the same way."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from app import execution
+from app.demo.queries import document
+from app.execution import FootageExecutionContext, leaf_fields
+
+
+@strawberry.enum
+class Colour(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+@dataclass
+class Row:
+    name: Any = "row"
+    count: Any = 1
+    colour: Any = Colour.RED
+    at: Any = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    note: Any = None
+
+
+@strawberry.type
+class Item:
+    name: str
+    count: int
+    colour: Colour
+    at: datetime
+    note: str | None
+
+    @strawberry.field
+    def shout(self) -> str:
+        return str(self.name).upper()
+
+    @strawberry.field
+    def repeat(self, times: int = 2, sep: str | None = None) -> str:
+        return (sep or "").join([str(self.name)] * times)
+
+    @strawberry.field
+    def strict(self, answer: str) -> int:
+        return ANSWERS[answer]()  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def loose(self, answer: str) -> int | None:
+        return ANSWERS[answer]()  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def later_count(self, answer: str) -> int:
+        return ANSWERS[answer]()  # type: ignore[no-any-return]
+
+
+def _raise() -> Any:
+    raise ValueError("resolver failed")
+
+
+ANSWERS: dict[str, Any] = {
+    "one": lambda: 1,
+    "none": lambda: None,
+    "huge": lambda: 2**40,
+    "text": lambda: "seven",
+    "raise": _raise,
+    "exception": lambda: ValueError("returned, not raised"),
+}
+
+
+@strawberry.type
+class Holder:
+    item: Item | None
+    items: list[Item]
+
+
+ROWS: dict[str, Any] = {}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def holder(self, case: str) -> Holder:
+        return Holder(item=ROWS[case], items=[Row(), ROWS[case], Row(name="last")])  # type: ignore[list-item]
+
+    @strawberry.field
+    async def later(self, case: str) -> Item | None:
+        return ROWS[case]  # type: ignore[no-any-return]
+
+
+class _NoName:
+    count = 2
+    colour = Colour.BLUE
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    note = "n"
+
+
+class _Raises:
+    name = "raises"
+    colour = Colour.RED
+    at = datetime(2026, 1, 2, tzinfo=UTC)
+    note = None
+
+    @property
+    def count(self) -> Any:
+        raise RuntimeError("broken property")
+
+
+ROWS.update(
+    plain=Row(),
+    null_in_non_null=Row(name=None),
+    int_too_big=Row(count=2**40),
+    int_from_string=Row(count="12"),
+    bad_int=Row(count="twelve"),
+    bad_enum=Row(colour="GREEN"),
+    naive_datetime=Row(at=datetime(2026, 1, 2)),
+    not_a_datetime=Row(at="yesterday"),
+    missing_attribute=_NoName(),
+    raising_property=_Raises(),
+    note_set=Row(note="hello"),
+    note_not_a_string=Row(note=12),
+)
+
+DOCUMENT = """
+query ($case: String!, $skip: Boolean!, $answer: String!, $times: Int) {
+  __typename
+  holder(case: $case) {
+    t: __typename
+    item { ...fields }
+    items { ...fields n2: name @skip(if: $skip) }
+  }
+  later(case: $case) { ...fields __typename }
+}
+fragment fields on Item {
+  name count colour at note shout alias: name again: count @include(if: $skip)
+  repeat r3: repeat(times: 3, sep: "-") rv: repeat(times: $times)
+  strict(answer: $answer) loose(answer: $answer) laterCount(answer: $answer)
+}
+"""
+
+
+def _schema(context_class: type) -> strawberry.Schema:
+    return strawberry.Schema(query=Query, execution_context_class=context_class)
+
+
+async def _answers(
+    schema: strawberry.Schema, case: str, skip: bool, answer: str = "one"
+) -> tuple[Any, Any]:
+    variables = {"case": case, "skip": skip, "answer": answer, "times": 4}
+    result = await schema.execute(DOCUMENT, variable_values=variables)
+    errors = (
+        sorted(
+            (
+                (error.message, tuple(error.path or ()), str(error.locations))
+                for error in result.errors
+            ),
+        )
+        if result.errors
+        else None
+    )
+    return result.data, errors
+
+
+@pytest.mark.parametrize("skip", [False, True])
+@pytest.mark.parametrize("case", sorted(ROWS))
+async def test_shortcut_answers_as_graphql_core(case: str, skip: bool) -> None:
+    expected = await _answers(_schema(StrawberryGraphQLCoreExecutionContext), case, skip)
+    got = await _answers(_schema(FootageExecutionContext), case, skip)
+    assert got == expected
+
+
+@pytest.mark.parametrize("answer", sorted(ANSWERS))
+async def test_resolved_leaves_answer_as_graphql_core(answer: str) -> None:
+    expected = await _answers(
+        _schema(StrawberryGraphQLCoreExecutionContext), "plain", False, answer
+    )
+    got = await _answers(_schema(FootageExecutionContext), "plain", False, answer)
+    assert got == expected
+
+
+def test_only_leaf_fields_take_the_shortcuts() -> None:
+    schema = _schema(FootageExecutionContext)
+    table = leaf_fields(schema._schema)
+    plain = sorted(name for name, how in table["Item"].items() if how.attribute)
+    resolved = sorted(name for name, how in table["Item"].items() if not how.attribute)
+    assert plain == ["at", "colour", "count", "name", "note"]
+    assert resolved == ["laterCount", "loose", "repeat", "shout", "strict"]
+    assert table["Holder"] == {}  # object and list fields go through graphql-core
+    assert table["Query"] == {}
+
+
+class _CountingMiddleware(SchemaExtension):
+    calls = 0
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        type(self).calls += 1
+        return _next(root, info, *args, **kwargs)
+
+
+async def test_middleware_sees_every_field() -> None:
+    schema = strawberry.Schema(
+        query=Query,
+        execution_context_class=FootageExecutionContext,
+        extensions=[_CountingMiddleware],
+    )
+    _CountingMiddleware.calls = 0
+    result = await schema.execute('{ later(case: "plain") { name count colour at note } }')
+    assert result.errors is None
+    assert _CountingMiddleware.calls == 6  # later + its five plain fields
+
+
+@pytest.mark.parametrize("name", ["specificResult", "listResults", "GetAllResults"])
+async def test_seed_queries_answer_the_same_without_the_shortcut(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    body = {"query": document(name)}
+    with_shortcut = (await client.post("/graphql", json=body)).json()
+    monkeypatch.setattr(FootageExecutionContext, "execute_fields", _graphql_core_execute_fields)
+    without = (await client.post("/graphql", json=body)).json()
+    assert "errors" not in with_shortcut
+    assert with_shortcut == without
+
+
+_graphql_core_execute_fields = StrawberryGraphQLCoreExecutionContext.execute_fields
+assert execution.FootageExecutionContext.execute_fields is not _graphql_core_execute_fields
