@@ -3,17 +3,22 @@ pagination, the cheap count, tenancy, cost, and the changes handed to the broker
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.demo.seed import RESULT_COUNT, RESULT_UUID, TEST_UUID
 from app.events import TOPIC_RESULT, TOPIC_TEST, Change
 from app.ids import from_global_id, to_global_id
 from app.main import create_app
+from app.store import models
+from app.store.feed import append_changes
 from resolvers.change_feed import decode_feed_cursor, encode_feed_cursor
 from tests.conftest import FreshDatabase, StatementCounter, running
 from tests.support.factories import make_workspace
@@ -34,6 +39,9 @@ from tests.support.writes import (
 def edges(body: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = body["data"]["testResultChanges"]["edges"]
     return found
+
+
+_NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 async def test_feed_records_each_kind_of_change_in_commit_order(
@@ -300,3 +308,72 @@ async def test_a_lone_surrogate_test_uuid_is_bad_user_input(client: httpx.AsyncC
     # Refused as the client's error: by the JSON decoder (BAD_REQUEST) or the input checks.
     assert response.status_code < 500
     assert error_codes(response.json()) in (["BAD_REQUEST"], ["BAD_USER_INPUT"])
+
+
+async def test_a_cursor_never_passes_an_entry_still_to_commit(
+    fresh_database: FreshDatabase, backend: Any
+) -> None:
+    """Two appends to one test's feed, the first still uncommitted: the second commits after
+    it (on PostgreSQL it waits for the feed's lock; SQLite has one writer), so a reader who has
+    seen the second has seen the first, and polling from a cursor loses nothing."""
+    if backend.name != "postgresql":
+        pytest.skip("SQLite admits one writer at a time: the order holds by construction")
+    engine = fresh_database.engine
+    w = fresh_database.workspace_id
+    async with engine.begin() as setup:
+        test_id = (
+            await setup.execute(
+                insert(models.UserTest)
+                .values(workspace_id=w, uuid="ut_feed_order", name="t", created_at=_NOW)
+                .returning(models.UserTest.id)
+            )
+        ).scalar_one()
+
+    async def append(connection: AsyncConnection, result: str) -> int:
+        entries = [(test_id, result, "UserTestResult", result, "CREATED")]
+        [entry] = await append_changes(connection, workspace_id=w, entries=entries, now=_NOW)
+        return entry.id
+
+    async def read(after: int | None) -> list[int]:
+        """What a poller of the feed sees after ``after`` (the feed's own keyset read)."""
+        query = select(models.ResultChange.id).where(
+            models.ResultChange.user_test_id == test_id,
+            models.ResultChange.id > (after if after is not None else 0),
+        )
+        async with engine.connect() as reader:
+            rows = await reader.execute(query.order_by(models.ResultChange.id))
+            return [row[0] for row in rows]
+
+    first_connection = await engine.connect()
+    first_transaction = await first_connection.begin()
+    first = await append(first_connection, "first")
+
+    async def second_writer() -> int:
+        async with engine.begin() as connection:
+            return await append(connection, "second")
+
+    second_task = asyncio.create_task(second_writer())
+    # The second writer is waiting on the feed's lock (bounded poll of the server's view).
+    async with engine.connect() as observer:
+        for _ in range(500):
+            waiting = (
+                await observer.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                        "AND query LIKE '%pg_advisory_xact_lock%'"
+                    )
+                )
+            ).scalar_one()
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert waiting == 1
+    assert not second_task.done()
+    assert await read(None) == []  # nothing committed yet: nothing for a cursor to pass
+    await first_transaction.commit()
+    await first_connection.close()
+    second = await second_task
+    assert first < second
+    seen = await read(None)
+    assert seen == [first, second]
+    assert await read(first) == [second]

@@ -2,6 +2,13 @@
 
 Every read is one statement whatever the page size (or the number of aliased root fields),
 walking the (user_test_id, id) index.
+
+A cursor is only safe if no entry can appear later below it. On PostgreSQL an id is drawn when
+the row is inserted, not when its transaction commits: a writer that drew id 5 and commits after
+the one that drew 6 would publish 5 behind a reader already past 6, who would never see it. So
+appending takes a transaction-level advisory lock per user test first: the appenders of one
+test commit in the order of their ids (the lock is held from the insert to the commit, which is
+the end of every write). SQLite has one writer at a time, which gives the same order.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, literal, select, union_all
+from sqlalchemy import func, insert, literal, select, text, union_all
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,6 +25,9 @@ from app.store import models
 from app.store.records import ChangeCount, ChangeCountRequest, ChangePageRequest, ChangeRecord
 
 _C = models.ResultChange
+# The advisory lock space of the feed's per-test append lock (first key of the two-int form).
+FEED_LOCK_CLASS = 0x46454544  # "FEED"
+_LOCK_TEST = text("SELECT pg_advisory_xact_lock(:lock_class, CAST(:test_id AS INTEGER))")
 _COLUMNS = (
     _C.id,
     _C.user_test_id,
@@ -40,6 +50,12 @@ async def append_changes(
     order; returns them with their ids (cursors)."""
     if not entries:
         return []
+    if connection.dialect.name == "postgresql":
+        # Sorted, so two writers touching the same tests take their locks in one order.
+        for test_id in sorted({entry[0] for entry in entries}):
+            await connection.execute(
+                _LOCK_TEST, {"lock_class": FEED_LOCK_CLASS, "test_id": test_id % 2_147_483_647}
+            )
     rows = [
         {
             "workspace_id": workspace_id,
