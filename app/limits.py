@@ -98,12 +98,28 @@ class OperationGate:
     another's database wait) keeps both down; waiting costs the loop nothing. A turn starts once
     the request's body has arrived and ends when the response starts: a slow writer or reader
     never holds one. 0: no limit.
+
+    The wait is bounded: a request that waits ``max_wait`` seconds, or arrives when
+    ``max_queue`` are already waiting, is answered at once with 503 OVERLOADED and Retry-After,
+    before any of its work; a client can retry it, and the requests queued behind a few slow ones
+    neither pile up without end nor run after their clients have given up.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int, path: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        path: str,
+        max_wait: float = 10.0,
+        max_queue: int = 1_000,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.path = path
+        self.max_wait = max_wait
+        self.max_queue = max_queue
+        self.waiting = 0
         self._turns = asyncio.Semaphore(max(1, limit))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,7 +136,9 @@ class OperationGate:
         async def replay() -> Message:
             return arrived.pop(0) if arrived else await receive()
 
-        await self._turns.acquire()
+        if not await self._turn():
+            await _overloaded(send, waited=self.waiting >= self.max_queue)
+            return
         holding = True
 
         async def send_and_release(message: Message) -> None:
@@ -135,6 +153,42 @@ class OperationGate:
         finally:
             if holding:
                 self._turns.release()
+
+    async def _turn(self) -> bool:
+        """Whether this request got a turn (False: the queue is full, or the wait too long)."""
+        if not self._turns.locked():
+            await self._turns.acquire()
+            return True
+        if self.waiting >= self.max_queue:
+            return False
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.max_wait):
+                await self._turns.acquire()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self.waiting -= 1
+
+
+async def _overloaded(send: Send, *, waited: bool) -> None:
+    reason = "too many requests are waiting" if waited else "no turn came in time"
+    body = graphql_error_body(
+        f"The server is busy ({reason}); retry shortly.", "OVERLOADED", retryAfter=1
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", b"1"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 @dataclass(slots=True)

@@ -160,7 +160,13 @@ def create_app(
     graphql = FootageGraphQL(build_schema(settings), graphiql=not settings.is_production)
     middleware = [
         Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes),
-        Middleware(OperationGate, limit=settings.concurrent_operations, path="/graphql"),
+        Middleware(
+            OperationGate,
+            limit=settings.concurrent_operations,
+            path="/graphql",
+            max_wait=settings.operation_queue_wait,
+            max_queue=settings.operation_queue_limit,
+        ),
     ]
     if settings.cors_origins:
         middleware.append(

@@ -57,6 +57,9 @@ class Settings:
     access_log: bool = True
     # GraphQL HTTP requests worked on at once per process (app.limits.OperationGate); 0: all.
     concurrent_operations: int = 2
+    # How long a request may wait for its turn, and how many may wait, before 503 OVERLOADED.
+    operation_queue_wait: float = 10.0
+    operation_queue_limit: int = 1_000
     # Websockets (app.graphql_ws): subscriptions one connection may hold at once.
     max_subscriptions_per_connection: int = 20
     # Storage backend. The GCS fields are only read when storage == "gcs"; app.media.gcs checks
@@ -121,6 +124,8 @@ class Settings:
                 "ACCESS_LOG", get("ACCESS_LOG", ""), default=get("ENV", "") != "production"
             ),
             concurrent_operations=get_int("CONCURRENT_OPERATIONS", 2, low=0, high=10_000),
+            operation_queue_wait=get_int("OPERATION_QUEUE_WAIT", 10, low=1, high=600),
+            operation_queue_limit=get_int("OPERATION_QUEUE_LIMIT", 1_000, low=1, high=1_000_000),
             max_depth=get_int("MAX_DEPTH", 12, low=2, high=100),
             max_aliases=get_int("MAX_ALIASES", 30, low=0, high=1_000),
             max_tokens=get_int("MAX_TOKENS", 5_000, low=100, high=1_000_000),

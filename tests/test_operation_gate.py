@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from app.limits import OperationGate
@@ -122,3 +123,63 @@ def test_gate_and_access_log_settings(tmp_path: Path) -> None:
     assert settings(FOOTAGE_ENV="production", FOOTAGE_ACCESS_LOG="on").access_log is True
     with pytest.raises(SettingsError, match="FOOTAGE_ACCESS_LOG"):
         settings(FOOTAGE_ACCESS_LOG="maybe")
+
+
+class HeldApp:
+    """An ASGI app whose requests all wait until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.working = asyncio.Event()
+        self.started = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.started += 1
+        self.working.set()
+        await self.release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+def _status(sent: list[dict[str, Any]]) -> int:
+    return int(sent[0]["status"])
+
+
+async def test_a_full_queue_answers_overloaded_at_once_before_any_work() -> None:
+    inner = HeldApp()
+    gate = OperationGate(inner, limit=1, path="/graphql", max_wait=60, max_queue=2)
+    working = [asyncio.create_task(call(gate, "/graphql")) for _ in range(3)]
+    while gate.waiting < 2:  # noqa: ASYNC110 (one at work, two waiting: the gate's own count)
+        await asyncio.sleep(0)
+    refused = await call(gate, "/graphql")
+    assert _status(refused) == 503
+    headers = dict(refused[0]["headers"])
+    assert headers[b"retry-after"] == b"1"
+    body = orjson.loads(refused[1]["body"])
+    assert body["errors"][0]["extensions"] == {"code": "OVERLOADED", "retryAfter": 1}
+    assert inner.started == 1
+    inner.release.set()
+    assert [_status(sent) for sent in await asyncio.gather(*working)] == [200, 200, 200]
+    assert gate.waiting == 0
+
+
+async def test_a_request_that_waits_too_long_is_answered_overloaded() -> None:
+    inner = HeldApp()
+    gate = OperationGate(inner, limit=1, path="/graphql", max_wait=0.05, max_queue=10)
+    first = asyncio.create_task(call(gate, "/graphql"))
+    await inner.working.wait()
+    late = await call(gate, "/graphql")  # the first holds the only turn past max_wait
+    assert _status(late) == 503
+    assert inner.started == 1
+    inner.release.set()
+    assert _status(await first) == 200
+    assert _status(await call(gate, "/graphql")) == 200  # turns still work afterwards
+
+
+def test_queue_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"FOOTAGE_OPERATION_QUEUE_WAIT": "3", "FOOTAGE_OPERATION_QUEUE_LIMIT": "50"}
+    )
+    assert (settings.operation_queue_wait, settings.operation_queue_limit) == (3, 50)
+    with pytest.raises(SettingsError):
+        Settings.from_env({"FOOTAGE_OPERATION_QUEUE_LIMIT": "0"})
