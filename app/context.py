@@ -107,7 +107,7 @@ class Context:
     async def release(self) -> None:
         """Between two events of a subscription: the store's connection goes back to the pool,
         and the next event starts with fresh loaders (no stale cached rows) and URL budget."""
-        await self.store.close()
+        await self.store.release()
         self._loaders = None
         self._urls = 0
         self.plans.clear()

@@ -44,6 +44,12 @@ class SigningFailed(FootageError):
     code = "SIGNING_FAILED"
 
 
+class ServiceUnavailable(FootageError):
+    """Something the answer depends on (the database) failed just now; retrying may work."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
 def code_for_graphql_error(message: str, *, syntax: bool, executed: bool) -> str:
     """The code of an error GraphQL itself raised (parse, validation, variable coercion)."""
     if syntax or message.startswith("Syntax Error"):

@@ -70,35 +70,58 @@ class Broker(Protocol):
     async def close(self) -> None: ...
 
 
+class SubscriberLagged(Exception):
+    """Raised by a subscriber's stream that fell too far behind: it ends there, and the
+    subscriber catches up from the change feed after the last change it handled."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the subscriber fell more than {limit} changes behind")
+        self.limit = limit
+
+
 _END: Final = object()
+_LAGGED: Final = object()
 
 
 class _Stream:
-    """One subscriber's bounded queue. When it falls more than ``size`` changes behind, the
-    oldest are dropped rather than holding memory without bound; the change feed (each event
-    carries its cursor) is where a subscriber catches up."""
+    """One subscriber's bounded queue. A subscriber that falls more than ``size`` changes
+    behind is not silently skipped ahead: what it has not read is dropped and its stream ends
+    with ``SubscriberLagged``, so it knows to catch up from the change feed."""
 
     def __init__(self, broker: InProcessBroker, address: tuple[int, str, str], size: int) -> None:
         self._broker = broker
         self.address = address
+        self._size = size
         self._queue: asyncio.Queue[object] = asyncio.Queue(size)
-        self._dropped = 0
+        self._lagged = False
 
     def put(self, item: object) -> None:
-        if self._queue.full():
+        if self._lagged:
+            return
+        if not self._queue.full():
+            self._queue.put_nowait(item)
+            return
+        if item is _END:  # the broker closes: that ends the stream just as well
             self._queue.get_nowait()
-            self._dropped += 1
-            if self._dropped == 1:
-                log.warning("a subscriber of %s fell behind; dropping its oldest", self.address)
-        self._queue.put_nowait(item)
+            self._queue.put_nowait(_END)
+            return
+        log.warning(
+            "a subscriber of %s fell %d changes behind; ending it", self.address, self._size
+        )
+        self._lagged = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(_LAGGED)
 
     def __aiter__(self) -> _Stream:
         return self
 
     async def __anext__(self) -> Change:
         item = await self._queue.get()
-        if item is _END:
-            self._queue.put_nowait(_END)  # every later call ends too
+        if item is _END or item is _LAGGED:
+            self._queue.put_nowait(item)  # every later call ends too
+            if item is _LAGGED:
+                raise SubscriberLagged(self._size)
             raise StopAsyncIteration
         assert isinstance(item, Change)
         return item

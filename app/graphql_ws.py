@@ -6,15 +6,22 @@
   may, and with it the API's own pages (GraphiQL) may too; in production nothing else may.
 - Frames must be JSON objects of the protocol's shapes; anything else closes the socket with
   4400 rather than reaching Strawberry's handler (which would fail on them).
+- ``connection_init`` whose key cannot be looked up (the database fails) closes with 1013
+  (Try Again Later, which graphql-ws clients retry): the key is not known to be invalid, so
+  not 4403.
 - ``subscribe``: the key is checked again (revoked or expired: 4403), the connection's
   subscription bound (``SUBSCRIPTION_LIMIT``) and the key's rate limit (``RATE_LIMITED``) apply,
-  answered as an ``error`` message for that id while the other subscriptions go on. The next
-  message is handled once the new subscription listens, so a ``pong`` after a ``subscribe``
-  means the subscription is live.
+  and a key that cannot be checked just now is ``SERVICE_UNAVAILABLE``: each answered as an
+  ``error`` message for that id while the other subscriptions go on. The next message is
+  handled once the new subscription listens, so a ``pong`` after a ``subscribe`` means the
+  subscription is live.
+- Anything else that fails while a message is handled closes the socket with 1011 (and is
+  logged), rather than dropping it without a close frame.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, cast
@@ -34,15 +41,21 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
     Message,
     SubscribeMessage,
 )
 
-from app.errors import LimitExceeded
-from app.live import FORBIDDEN, LiveConnection
+from app.errors import LimitExceeded, ServiceUnavailable
+from app.live import FORBIDDEN, KeyCheckFailed, LiveConnection
 from app.settings import Settings
 
+log = logging.getLogger("footage.websocket")
+
 _MAX_ID = 100
+# RFC 6455: the server met a condition that kept it from fulfilling the request.
+INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
 
 
 def origin_allowed(headers: Mapping[str, str], settings: Settings) -> bool:
@@ -92,14 +105,38 @@ class FootageTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
         if problem is not None:
             await self.handle_invalid_message(problem)
             return
-        await super().handle_message(message)
+        try:
+            await super().handle_message(message)
+        except WebSocketDisconnected:
+            raise
+        except Exception:
+            log.exception("closing a websocket after a %r message failed", message["type"])
+            await self.live.close(INTERNAL_ERROR, "Internal server error")
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except KeyCheckFailed as failed:
+            log.warning("closing a websocket whose key could not be checked: %s", failed)
+            await self.live.close(
+                TRY_AGAIN_LATER, "Service unavailable: the API key could not be checked; retry"
+            )
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if not self.connection_acknowledged or message["id"] in self.operations:
             await super().handle_subscribe(message)  # the protocol's own closes: 4401, 4409
             return
         live = self.live
-        if not await live.key_still_valid():
+        try:
+            valid = await live.key_still_valid()
+        except KeyCheckFailed as failed:
+            log.warning("refusing a subscribe whose key could not be checked: %s", failed)
+            await self._refuse(
+                message["id"],
+                ServiceUnavailable("The API key could not be checked just now; subscribe again."),
+            )
+            return
+        if not valid:
             await self.websocket.close(FORBIDDEN, "Forbidden: the API key was revoked or expired")
             return
         limit = live.settings.max_subscriptions_per_connection

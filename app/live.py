@@ -10,7 +10,10 @@ an idle subscription, or one whose client is slow to read, holds no database con
 The key is checked again before every event and on every ``subscribe`` message, through the
 authenticator's cache (at most one lookup per ``FOOTAGE_API_KEY_CACHE_SECONDS`` per key and
 process). A key that was revoked or has expired closes the socket with 4403 before anything
-more is sent. A socket that stays idle is not re-checked: it receives nothing to re-check for.
+more is sent. A check that fails (the database is unreachable) is no such answer: before an
+event, the key is not known to be revoked and the event goes out; elsewhere the caller decides
+(``KeyCheckFailed``). A socket that stays idle is not re-checked: it receives nothing to
+re-check for.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 from collections.abc import AsyncGenerator, Mapping
 
 from starlette.websockets import WebSocket
@@ -29,6 +33,13 @@ from app.settings import Settings
 from app.store.facade import Store
 
 FORBIDDEN = 4403  # graphql-transport-ws: the connection is not (or no longer) allowed
+
+log = logging.getLogger("footage.websocket")
+
+
+class KeyCheckFailed(Exception):
+    """The key could not be looked up (a database error, a pool timeout...): it is neither
+    known to be valid nor known to be revoked."""
 
 
 class LiveConnection:
@@ -55,7 +66,7 @@ class LiveConnection:
         """The key from ``connection_init``'s payload (``Authorization: Bearer <key>`` in any
         case, or ``apiKey``, at the top or in a ``headers`` object), else from the upgrade
         request's ``Authorization`` header. A key given in the payload is the one that counts,
-        valid or not."""
+        valid or not. ``KeyCheckFailed`` when it could not be looked up."""
         token = _token_from(self.connection_params or {})
         if token is None:
             token = bearer_token(self.websocket.headers.get("authorization"))
@@ -64,6 +75,8 @@ class LiveConnection:
         return self.viewer is not None
 
     async def key_still_valid(self) -> bool:
+        """False once the key was revoked or has expired; ``KeyCheckFailed`` when that could
+        not be checked."""
         if self.viewer is None:
             return False
         viewer = await self._look_up(self._token)
@@ -73,6 +86,8 @@ class LiveConnection:
         store = Store(self.services.connect, self.services.begin)
         try:
             return await self.services.authenticator.authenticate(store, token)
+        except Exception as error:
+            raise KeyCheckFailed(f"the API key could not be looked up: {error!r}") from error
         finally:
             await store.close()
 
@@ -126,33 +141,68 @@ class LiveConnection:
 
 
 def _token_from(params: Mapping[str, object]) -> str | None:
+    """The key at the payload's top level, else in its ``headers`` object (clients that send
+    their HTTP headers along). Nothing nested deeper is looked at."""
+    token = _token_at(params)
+    headers = params.get("headers")
+    if token is None and isinstance(headers, dict):
+        token = _token_at(headers)
+    return token or None
+
+
+def _token_at(params: Mapping[str, object]) -> str | None:
+    """The key given in ``params`` ("" when given empty: it still counts), None if none is."""
     for name, value in params.items():
         if name.lower() == "authorization" and isinstance(value, str):
-            return bearer_token(value) or (value.strip() or None)
+            return bearer_token(value) or value.strip()
         if name == "apiKey" and isinstance(value, str):
-            return value.strip() or None
-    headers = params.get("headers")  # clients that send their HTTP headers along
-    return _token_from(headers) if isinstance(headers, dict) else None
+            return value.strip()
+    return None
 
 
-def follow(context: Context, *, topic: str, key: str) -> AsyncGenerator[Change, None]:
+def follow(context: Context, *, topic: str, key: str) -> ChangeStream:
     """Changes of ``topic``/``key`` in the viewer's workspace from now on: the broker has
-    registered the subscription before this returns. Each change is handed out with fresh
-    loaders and URL budget; the store is released after it and while waiting."""
+    registered the subscription before this returns (close the result, even unread, to let
+    it go). The socket learns that the subscription listens once the result is first read,
+    after the resolver's own checks. Each change is handed out with fresh loaders and URL
+    budget; the store is released after it and while waiting."""
     changes = context.broker.subscribe(
         workspace_id=context.viewer.workspace_id, topic=topic, key=key
     )
-    if context.socket is not None:
-        context.socket.listening()
-    return _deliver(context, changes)
+    return _Delivery(context, changes)
+
+
+class _Delivery:
+    """``_deliver``'s changes, and ``aclose`` ends the broker's stream even before the first
+    was asked for (an async generator that never started runs no ``finally``)."""
+
+    __slots__ = ("_changes", "_delivered")
+
+    def __init__(self, context: Context, changes: ChangeStream) -> None:
+        self._changes = changes
+        self._delivered = _deliver(context, changes)
+
+    def __aiter__(self) -> _Delivery:
+        return self
+
+    async def __anext__(self) -> Change:
+        return await anext(self._delivered)
+
+    async def aclose(self) -> None:
+        try:
+            await self._delivered.aclose()
+        finally:
+            await self._changes.aclose()
 
 
 async def _deliver(context: Context, changes: ChangeStream) -> AsyncGenerator[Change, None]:
     socket = context.socket
     try:
+        if socket is not None:
+            socket.listening()
         await context.release()
         async for change in changes:
-            if socket is not None and not await socket.key_still_valid():
+            if socket is not None and await _revoked(socket):
                 await socket.close(FORBIDDEN, "Forbidden: the API key was revoked or expired")
                 # Send nothing more: the handler cancels this operation as the socket closes.
                 await asyncio.Event().wait()
@@ -163,3 +213,12 @@ async def _deliver(context: Context, changes: ChangeStream) -> AsyncGenerator[Ch
                 await context.release()
     finally:
         await changes.aclose()
+
+
+async def _revoked(socket: LiveConnection) -> bool:
+    """Only a definite answer stops events: a failed check is not a revocation."""
+    try:
+        return not await socket.key_still_valid()
+    except KeyCheckFailed as failed:
+        log.warning("delivering an event without re-checking its key: %s", failed)
+        return False

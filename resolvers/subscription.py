@@ -16,8 +16,8 @@ import strawberry
 
 from app.auth import RESULTS_READ
 from app.context import Context
-from app.errors import BadUserInput, NotFound
-from app.events import TOPIC_RESULT, TOPIC_TEST, Change
+from app.errors import BadUserInput, LimitExceeded, NotFound
+from app.events import TOPIC_RESULT, TOPIC_TEST, Change, ChangeStream, SubscriberLagged
 from app.ids import is_clean_text, to_global_id
 from app.live import follow
 from resolvers.attached_media import AttachedMedia
@@ -159,20 +159,34 @@ def _checked(value: str, argument: str) -> str:
 
 
 async def _events(
-    changes: AsyncGenerator[Change, None],
+    changes: ChangeStream,
     build: Callable[[Change], Event | None],
     last: Callable[[Event], bool] = lambda _event: False,
 ) -> AsyncGenerator[Event, None]:
-    """The events built from ``changes``; the stream completes after one that is ``last``."""
+    """The events built from ``changes``; the stream completes after one that is ``last``, and
+    ends with SUBSCRIBER_LAGGED when the subscriber fell too far behind."""
+    last_feed_id: int | None = None
     async with aclosing(changes):
-        async for change in changes:
-            event = build(change)
-            if event is None:
-                log.warning("skipped a change subscribers cannot show: %r", change)
-                continue
-            yield event
-            if last(event):
-                return
+        try:
+            async for change in changes:
+                event = build(change)
+                if event is None:
+                    log.warning("skipped a change subscribers cannot show: %r", change)
+                    continue
+                yield event
+                if change.feed_id is not None:
+                    last_feed_id = change.feed_id
+                if last(event):
+                    return
+        except SubscriberLagged as lagged:
+            cursor = None if last_feed_id is None else encode_feed_cursor(last_feed_id)
+            raise LimitExceeded(
+                f"This subscription fell more than {lagged.limit} events behind and was ended. "
+                "Catch up with `testResultChanges(after: lastCursor)`, then subscribe again.",
+                code="SUBSCRIBER_LAGGED",
+                limit=lagged.limit,
+                lastCursor=cursor,
+            ) from lagged
 
 
 TestUuid = Annotated[str, strawberry.argument(description="The user test's UUID (`ut_...`).")]
@@ -218,4 +232,15 @@ class Subscription:
         if result is None:
             raise NotFound("No result with this `resultUuid`.", argument="resultUuid")
         changes = follow(context, topic=TOPIC_RESULT, key=result.uuid)
+        # Deleted before the subscription listened, its DELETED event (which completes the
+        # stream) went by unseen: look again, now that any later one will arrive.
+        context.forget_loaded()
+        try:
+            still_there = await context.loaders.result_by_uuid.load(result.uuid)
+        except BaseException:
+            await changes.aclose()
+            raise
+        if still_there is None:
+            await changes.aclose()
+            raise NotFound("No result with this `resultUuid`.", argument="resultUuid")
         return _events(changes, AttachedMediaChange.from_change, lambda e: e.ends_stream)

@@ -163,6 +163,10 @@ def _media_select(workspace_id: int) -> AnySelect:
     )
 
 
+class StoreClosed(RuntimeError):
+    """A read or write on a store after ``close()``: the request it served is over."""
+
+
 class Store(ChangeFeedReads, Writes):
     def __init__(self, connect: Connect, begin: Connect) -> None:
         self._connect = connect
@@ -170,17 +174,31 @@ class Store(ChangeFeedReads, Writes):
         self._stack = AsyncExitStack()
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def close(self) -> None:
-        """Release the connection (rolling back anything uncommitted).
+        """Release the connection for good: reads and writes then raise ``StoreClosed``
+        instead of opening another connection (``release`` keeps the store usable)."""
+        self._closed = True
+        await self.release()
 
-        A request cancelled by the query timeout can leave a loader batch's statement running
-        on the connection (batches are tasks of their own). Such a connection cannot be rolled
-        back or reused, so it is invalidated: the pool closes it and opens a fresh one later."""
+    async def release(self) -> None:
+        """Release the connection (rolling back anything uncommitted); the next read or write
+        checks out another. A subscription's context releases its store between two events.
+
+        A request cancelled by the query timeout can leave loader batches behind (they are
+        tasks of their own): one running a statement, whose connection cannot be rolled back or
+        reused, so it is invalidated (the pool closes it and opens a fresh one later); others
+        still queued, which after ``close`` raise instead of checking out a connection that
+        nothing would return."""
         connection, self._connection = self._connection, None
         if connection is not None and self._lock.locked():
             await connection.invalidate()
         await self._stack.aclose()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosed("The store was used after its request ended (it is closed).")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -188,6 +206,7 @@ class Store(ChangeFeedReads, Writes):
         the request's reads. A reading connection still open (an earlier mutation's payload)
         is released first, so a request never holds two pooled connections."""
         async with self._lock:
+            self._check_open()
             if self._connection is not None:
                 self._connection = None
                 await self._stack.aclose()
@@ -197,8 +216,13 @@ class Store(ChangeFeedReads, Writes):
 
     async def _rows(self, statement: Any) -> Sequence[AnyRow]:
         async with self._lock:
+            self._check_open()
             if self._connection is None:
-                self._connection = await self._stack.enter_async_context(self._connect())
+                connection = await self._stack.enter_async_context(self._connect())
+                if self._closed:  # closed while waiting for the pool: give it straight back
+                    await self._stack.aclose()
+                    self._check_open()
+                self._connection = connection
             result = await self._connection.execute(statement)
             return result.all()
 
