@@ -120,6 +120,11 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# NOTIFY batches a process lets wait for a slow PostgreSQL before it drops new ones (with a
+# warning; the change feed has every change).
+MAX_PENDING_NOTIFICATIONS = 1_000
+
+
 class PostgresBroker:
     """Process-wide. ``start`` before serving (the first LISTEN is established then, so a change
     committed after start-up reaches this process); ``close`` in the lifespan's ``finally``."""
@@ -148,6 +153,9 @@ class PostgresBroker:
         self._lost = asyncio.Event()
         # One statement at a time on the connection: NOTIFYs and keep-alive probes.
         self._lock = asyncio.Lock()
+        # NOTIFY batches on their way (publish does not wait for them); started in publish
+        # order, they take the lock in that order, so other processes see changes in order.
+        self._notifying: set[asyncio.Task[None]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         # How many times a LISTEN was established (observability, and tests of reconnection).
         self.connections = 0
@@ -168,9 +176,31 @@ class PostgresBroker:
         return self._local.subscribe(workspace_id=workspace_id, topic=topic, key=key)
 
     async def publish(self, changes: list[Change]) -> None:
+        """Deliver to this process's subscribers now; NOTIFY the other processes in the
+        background. The caller (a mutation that has committed) never waits for PostgreSQL: a
+        stalled connection would otherwise hold every mutation for the publish timeout, and
+        could turn a committed write into a timeout answer."""
         if not changes:
             return
         self._local.deliver(changes)
+        if len(self._notifying) >= MAX_PENDING_NOTIFICATIONS:
+            log.warning(
+                "%d NOTIFY batches already pending: %d change(s) not sent to other processes "
+                "(the change feed has them)",
+                len(self._notifying),
+                len(changes),
+            )
+            return
+        task = asyncio.create_task(self._notify(changes), name="footage-broker-notify")
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
+
+    async def flush(self) -> None:
+        """Wait for the NOTIFYs already handed to the background (tests, and close)."""
+        while self._notifying:
+            await asyncio.gather(*self._notifying, return_exceptions=True)
+
+    async def _notify(self, changes: list[Change]) -> None:
         payloads = encode_notifications(self._origin, changes)
         try:
             async with asyncio.timeout(self._publish_timeout), self._lock:
@@ -188,6 +218,8 @@ class PostgresBroker:
             )
 
     async def close(self) -> None:
+        # What was published before the close still goes out (each within the publish timeout).
+        await self.flush()
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -209,8 +209,33 @@ async def test_publishing_without_a_connection_delivers_locally_and_does_not_rai
     await broker.publish([change(1)])
 
     assert await take(stream, 1) == [change(1)]
+    await broker.flush()
     assert "could not NOTIFY 1 change(s)" in caplog.text
     await broker.close()
+
+
+async def test_a_stalled_notify_holds_up_no_publisher(database: str) -> None:
+    """A mutation publishes after its commit: it must not wait for a NOTIFY that PostgreSQL is
+    slow to take (here the connection is busy until released); its own process's subscribers
+    have the change at once, and the other processes get it once the connection frees."""
+    first = PostgresBroker(database, publish_timeout=60)
+    second = PostgresBroker(database)
+    await first.start()
+    await second.start()
+    try:
+        local = first.subscribe(workspace_id=1, topic=TOPIC_TEST, key=TEST_UUID)
+        remote = second.subscribe(workspace_id=1, topic=TOPIC_TEST, key=TEST_UUID)
+        async with first._lock:  # the connection is busy (a stalled statement)
+            async with asyncio.timeout(WAIT):  # a hang guard, not a speed test
+                await first.publish([change(1)])
+                await first.publish([change(2)])
+            assert await take(local, 2) == [change(1), change(2)]
+        assert await take(remote, 2) == [change(1), change(2)]  # in order, once freed
+        await local.aclose()
+        await remote.aclose()
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_closing_the_broker_ends_its_subscribers(database: str) -> None:
