@@ -5,6 +5,12 @@ objects happen after the commit, in the caller (resolvers/mutations).
 
 Unknown ids, and ids of another workspace, are NOT_FOUND (the same answer for both), raised
 before anything is written; input the rows cannot take is BAD_USER_INPUT.
+
+A write that reads before it writes what depends on the reading (a delete collecting the storage
+keys of what it deletes, a report reading the file it replaces) first locks the row it hangs off
+(``_lock_parent``), so no concurrent write can add to, change or delete what it read until it
+commits: of two deletes of one object the second waits and finds nothing (NOT_FOUND), and a
+child inserted by a write that has not committed yet is waited for and then seen.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVarTuple
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import Select, case, delete, false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,6 +45,8 @@ _M = models.AttachedMedia
 RESULT = "UserTestResult"
 RECORDING = "TestSessionRecording"
 MEDIA = "AttachedMedia"
+
+_Columns = TypeVarTuple("_Columns")
 
 
 class WriteConflict(FootageError):
@@ -106,35 +114,58 @@ class Writer:
 
     # -- shared ---------------------------------------------------------------------------------
 
-    async def _result(self, result_uuid: str) -> _Parent:
-        row = (
-            await self._c.execute(
-                select(_R.id, _R.uuid, _R.user_test_id, _T.uuid.label("test_uuid"))
-                .join(_T, _T.id == _R.user_test_id)
-                .where(_R.workspace_id == self._workspace_id, _R.uuid == result_uuid)
-            )
-        ).first()
+    async def _lock_parent(
+        self, query: Select[*_Columns], table: Any, *, for_delete: bool
+    ) -> Select[*_Columns]:
+        """``query`` (which finds the parent row in ``table``) made to lock that row until the
+        commit: ``for_delete`` for FOR UPDATE, which also waits for the transactions that have
+        inserted a child of the row and keeps new children out (their foreign key check takes
+        a KEY SHARE lock); otherwise FOR NO KEY UPDATE, which serialises the writers of one
+        parent but lets children be inserted.
+
+        SQLite has no row locks and one writer at a time, but its driver opens the transaction
+        only at the first write: the reads before it belong to no transaction, and another
+        writer can commit between them and this one's first write. So there the database's
+        write lock is taken first, by a write that matches nothing."""
+        if self._c.dialect.name == "sqlite":
+            await self._c.execute(delete(_R).where(false()))
+        return query.with_for_update(of=table, key_share=not for_delete)
+
+    async def _result(self, result_uuid: str, *, lock: bool = False) -> _Parent:
+        """The result; ``lock``: locked for deleting it (``_lock_parent``)."""
+        query = (
+            select(_R.id, _R.uuid, _R.user_test_id, _T.uuid.label("test_uuid"))
+            .join(_T, _T.id == _R.user_test_id)
+            .where(_R.workspace_id == self._workspace_id, _R.uuid == result_uuid)
+        )
+        if lock:
+            query = await self._lock_parent(query, _R, for_delete=True)
+        row = (await self._c.execute(query)).first()
         if row is None:
             raise NotFound("No user test result with this uuid.", argument="resultUuid")
         return _Parent(row.id, row.uuid, row.user_test_id, row.test_uuid)
 
-    async def _recording(self, recording_uuid: str) -> tuple[int, str | None, _Parent]:
-        """(recording id, its storage key, its result)."""
-        row = (
-            await self._c.execute(
-                select(
-                    _REC.id,
-                    _REC.storage_key,
-                    _R.id.label("result_id"),
-                    _R.uuid.label("result_uuid"),
-                    _R.user_test_id,
-                    _T.uuid.label("test_uuid"),
-                )
-                .join(_R, _R.id == _REC.result_id)
-                .join(_T, _T.id == _R.user_test_id)
-                .where(_REC.workspace_id == self._workspace_id, _REC.uuid == recording_uuid)
+    async def _recording(
+        self, recording_uuid: str, *, lock: bool = False, for_delete: bool = False
+    ) -> tuple[int, str | None, _Parent]:
+        """(recording id, its storage key, its result); ``lock``: the recording locked, for
+        deleting it when ``for_delete`` (``_lock_parent``)."""
+        query = (
+            select(
+                _REC.id,
+                _REC.storage_key,
+                _R.id.label("result_id"),
+                _R.uuid.label("result_uuid"),
+                _R.user_test_id,
+                _T.uuid.label("test_uuid"),
             )
-        ).first()
+            .join(_R, _R.id == _REC.result_id)
+            .join(_T, _T.id == _R.user_test_id)
+            .where(_REC.workspace_id == self._workspace_id, _REC.uuid == recording_uuid)
+        )
+        if lock:
+            query = await self._lock_parent(query, _REC, for_delete=for_delete)
+        row = (await self._c.execute(query)).first()
         if row is None:
             raise NotFound("No recording with this id.", argument="recordingId")
         parent = _Parent(row.result_id, row.result_uuid, row.user_test_id, row.test_uuid)
@@ -152,21 +183,25 @@ class Writer:
         return (WrittenChange(entry, parent.user_test_uuid),)
 
     async def _storage_keys(self, recording_ids: Any) -> list[str]:
-        """Storage keys of the recordings ``recording_ids`` selects and of their media."""
+        """Storage keys of the recordings ``recording_ids`` selects and of their media. The
+        recordings are locked first (FOR UPDATE, ``_lock_parent``), so media a concurrent
+        report is adding is waited for and read, and none is added after."""
         recordings = await self._c.execute(
-            select(_REC.storage_key).where(
-                _REC.id.in_(recording_ids), _REC.storage_key.is_not(None)
-            )
+            select(_REC.storage_key)
+            .where(_REC.id.in_(recording_ids))
+            .order_by(_REC.id)
+            .with_for_update(of=_REC)
         )
         media = await self._c.execute(
             select(_M.storage_key).where(
                 _M.recording_id.in_(recording_ids), _M.storage_key.is_not(None)
             )
         )
-        return [row[0] for row in [*recordings, *media]]
+        return [row[0] for row in [*recordings, *media] if row[0] is not None]
 
     async def _delete_recordings(self, recording_ids: Any) -> list[int]:
-        """Delete recordings (and their media and transcripts); enqueue their storage."""
+        """Delete recordings (and their media and transcripts); enqueue their storage. The
+        caller has locked the result (or the one recording), so none is added meanwhile."""
         keys = await self._storage_keys(recording_ids)
         await self._c.execute(
             delete(models.Transcription).where(models.Transcription.recording_id.in_(recording_ids))
@@ -237,8 +272,9 @@ class Writer:
         return WriteOutcome(uuid=result_uuid, parent_uuid=test_uuid, changes=changes)
 
     async def reject_result(self, *, result_uuid: str) -> WriteOutcome:
-        """REJECTED; rejecting a rejected result changes nothing (``applied`` False)."""
-        parent = await self._result(result_uuid)
+        """REJECTED; rejecting a rejected result changes nothing (``applied`` False). The result
+        is locked first, so a concurrent delete makes this NOT_FOUND rather than a no-op."""
+        parent = await self._result(result_uuid, lock=True)
         moved = await self._c.execute(
             update(_R).where(_R.id == parent.id, _R.status != "REJECTED").values(status="REJECTED")
         )
@@ -248,7 +284,7 @@ class Writer:
         return WriteOutcome(uuid=result_uuid, parent_uuid=parent.user_test_uuid, changes=changes)
 
     async def delete_result(self, *, result_uuid: str) -> WriteOutcome:
-        parent = await self._result(result_uuid)
+        parent = await self._result(result_uuid, lock=True)
         recording_ids = select(_REC.id).where(_REC.result_id == parent.id).scalar_subquery()
         deletions = await self._delete_recordings(recording_ids)
         await self._c.execute(delete(_R).where(_R.id == parent.id))
@@ -325,7 +361,9 @@ class Writer:
         return WriteOutcome(uuid=recording_uuid, parent_uuid=parent.uuid, changes=changes)
 
     async def delete_recording(self, *, recording_uuid: str) -> WriteOutcome:
-        recording_id, _key, parent = await self._recording(recording_uuid)
+        recording_id, _key, parent = await self._recording(
+            recording_uuid, lock=True, for_delete=True
+        )
         deletions = await self._delete_recordings([recording_id])
         changes = await self._changed(parent, RECORDING, recording_uuid, "DELETED")
         return WriteOutcome(
@@ -338,20 +376,22 @@ class Writer:
     # -- attached media -------------------------------------------------------------------------
 
     async def report_media(self, *, recording_uuid: str, report: MediaReport) -> WriteOutcome:
-        """Upsert one media item in one statement, so concurrent reports never collide. A report
-        replaces the item only when its status ranks at least as high as the item's
-        (app.store.media_status), so reports converge whatever order they arrive in, and a
-        late PENDING never reopens a finished item. ``applied`` False: it changed nothing."""
-        recording_id, _key, parent = await self._recording(recording_uuid)
+        """Upsert one media item. A report replaces the item only when its status ranks at
+        least as high as the item's (app.store.media_status), so reports converge whatever
+        order they arrive in, and a late PENDING never reopens a finished item. ``applied``
+        False: it changed nothing.
+
+        The reports of one recording take turns on its row lock (``_lock_parent``), so each
+        reads the file it supersedes after the previous report committed, even when both are
+        the item's first: the loser's file is enqueued for deletion, never forgotten."""
+        recording_id, _key, parent = await self._recording(recording_uuid, lock=True)
         where = (
             _M.recording_id == recording_id,
             _M.language == report.language,
             _M.type == report.type,
         )
-        # The file a replacement supersedes (locked on PostgreSQL until the commit).
-        before = (
-            await self._c.execute(select(_M.storage_key).where(*where).with_for_update())
-        ).scalar()
+        # The file a replacement supersedes (no other writer can change it: see above).
+        before = (await self._c.execute(select(_M.storage_key).where(*where))).scalar()
         media_uuid = new_uuid()
         terminal = report.status != PENDING
         upsert = upsert_into(self._c, _M).values(
