@@ -139,6 +139,8 @@ async def test_a_change_published_by_one_broker_reaches_the_other_and_itself_onc
 
     await first.publish([change(1)])
     await second.publish([change(2)])
+    await first.flush()  # publish returns before its NOTIFY is sent; this one must be first
+    await second.flush()
     # Notifications arrive in commit order: a broker's echo of its own change, were it
     # delivered, would come before this third process's change 3.
     await marker.publish([change(3)])
