@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,6 +138,20 @@ def _export_schema(output: Path | None) -> None:
         output.write_text(text)
 
 
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def _slug(value: str) -> str:
+    """A workspace slug: it prefixes the workspace's storage keys (`<slug>/...`), so no two
+    may nest (no `/`), and it stays one path segment."""
+    if not _SLUG.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            "a slug is 1 to 64 lower-case letters, digits and hyphens, starting with a letter "
+            "or digit"
+        )
+    return value
+
+
 def _redacted(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if "@" in rest:
@@ -152,7 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="bring the database to the latest schema")
     commands.add_parser("seed-demo", help="load the demo data (idempotent) and print its key")
     create = commands.add_parser("create-api-key", help="print a new key for a workspace")
-    create.add_argument("--workspace", required=True, help="workspace slug (created if needed)")
+    create.add_argument(
+        "--workspace", required=True, type=_slug, help="workspace slug (created if needed)"
+    )
     create.add_argument("--label", default="", help="what the key is for")
     create.add_argument("--expires-in-days", type=int, default=None)
     create.add_argument(

@@ -211,6 +211,16 @@ def test_cli_create_api_key_prints_only_the_key(demo_var: DemoVar) -> None:
     assert key != demo_var.demo_key
 
 
+@pytest.mark.parametrize("slug", ["a/b", "Acme", "", "acme_co", "x" * 65])
+def test_cli_refuses_a_slug_that_could_not_prefix_storage_keys(
+    demo_var: DemoVar, slug: str
+) -> None:
+    refused = footage(demo_var.path, "create-api-key", "--workspace", slug)
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert "lower-case letters, digits and hyphens" in refused.stderr
+
+
 def test_cli_api_key_sees_only_its_workspace_until_revoked(
     demo_var: DemoVar, server: Server
 ) -> None:

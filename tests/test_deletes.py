@@ -83,11 +83,11 @@ async def test_deleted_result_answers_as_gone_and_its_files_are_removed(
 ) -> None:
     settings = make_settings(tmp_path, backend.settings.database_url)
     files = [
-        stored(settings.media_root, "s1/recording.mp4"),
-        stored(settings.media_root, "s1/subtitles.en.vtt"),
+        stored(settings.media_root, "demo/s1/recording.mp4"),
+        stored(settings.media_root, "demo/s1/subtitles.en.vtt"),
     ]
     async with client_factory(settings=settings) as client:
-        made = await full_session(client, "s1")
+        made = await full_session(client, "demo/s1")
         variables = {
             "r": made["result"]["responseUUID"],
             "result": made["result"]["id"],
@@ -126,7 +126,7 @@ async def test_deleted_result_answers_as_gone_and_its_files_are_removed(
         )
         assert error_codes(again) == ["NOT_FOUND"]
     assert [path.exists() for path in files] == [False, False]
-    assert not (settings.media_root / "s1").exists()
+    assert not (settings.media_root / "demo/s1").exists()
     assert await outbox_rows(connection) == 0
 
 
@@ -134,9 +134,9 @@ async def test_deleted_recording_leaves_its_result(
     backend: Backend, client_factory: ClientFactory, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, backend.settings.database_url)
-    file = stored(settings.media_root, "s2/recording.mp4")
+    file = stored(settings.media_root, "demo/s2/recording.mp4")
     async with client_factory(settings=settings) as client:
-        made = await full_session(client, "s2")
+        made = await full_session(client, "demo/s2")
         body = await gql(client, DELETE_RECORDING, {"input": {"recordingId": made["recording"]}})
         payload = body["data"]["deleteRecording"]
         assert payload["deletedRecordingId"] == made["recording"]
@@ -162,14 +162,14 @@ async def test_a_file_another_row_still_uses_is_kept(
     backend: Backend, client_factory: ClientFactory, connection: AsyncConnection, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, backend.settings.database_url)
-    shared = stored(settings.media_root, "shared/intro.mp4")
+    shared = stored(settings.media_root, "demo/shared/intro.mp4")
     async with client_factory(settings=settings) as client:
         test_uuid = await create_test(client)
         one = await create_result(client, test_uuid, "One")
         two = await create_result(client, test_uuid, "Two")
         for result in (one, two):
             await register(
-                client, result["responseUUID"], storageKey="shared/intro.mp4", uploaded=True
+                client, result["responseUUID"], storageKey="demo/shared/intro.mp4", uploaded=True
             )
         await gql(client, DELETE_RESULT, {"input": {"resultUuid": one["responseUUID"]}})
     assert shared.exists()
@@ -198,7 +198,7 @@ async def test_a_failed_storage_deletion_is_retried_from_the_outbox(
     fresh_database: FreshDatabase,
 ) -> None:
     root = fresh_database.settings.media_root
-    file = stored(root, "flaky/recording.mp4")
+    file = stored(root, "fresh/flaky/recording.mp4")
     deleter = FailingOnce(LocalDeleter(root=root))
     app = create_app(fresh_database.settings, engine=fresh_database.engine, deleter=deleter)
     async with running(app) as client:
@@ -206,14 +206,14 @@ async def test_a_failed_storage_deletion_is_retried_from_the_outbox(
         test_uuid = await create_test(client)
         result = await create_result(client, test_uuid)
         recording = await register(
-            client, result["responseUUID"], storageKey="flaky/recording.mp4", uploaded=True
+            client, result["responseUUID"], storageKey="fresh/flaky/recording.mp4", uploaded=True
         )
         body = await gql(client, DELETE_RECORDING, {"input": {"recordingId": recording["id"]}})
         assert body["data"]["deleteRecording"]["deletedRecordingId"] == recording["id"]
         assert file.exists()  # the storage failed, the delete did not
         services: Services = app.state.services
         [(key, attempts, error)] = await services.storage.outbox.pending()
-        assert (key, attempts) == ("flaky/recording.mp4", 1)
+        assert (key, attempts) == ("fresh/flaky/recording.mp4", 1)
         assert error is not None
         assert "storage is unavailable" in error
 
@@ -225,7 +225,7 @@ async def test_a_failed_storage_deletion_is_retried_from_the_outbox(
         assert (report_.removed, report_.failed) == (1, 0)
         assert await services.storage.outbox.pending() == []
     assert not file.exists()
-    assert deleter.calls == ["flaky/recording.mp4", "flaky/recording.mp4"]
+    assert deleter.calls == ["fresh/flaky/recording.mp4", "fresh/flaky/recording.mp4"]
 
 
 def test_backoff_doubles_up_to_an_hour() -> None:

@@ -55,7 +55,7 @@ def recording_of(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def recording_in(client: httpx.AsyncClient, result_uuid: str, status: str, kind: str) -> str:
-    recording = await register(client, result_uuid, kind=kind, storageKey=f"k/{kind}.bin")
+    recording = await register(client, result_uuid, kind=kind, storageKey=f"demo/k/{kind}.bin")
     for step in PATHS[status]:
         await transition(client, step, recording["id"])
     return str(recording["id"])
@@ -64,7 +64,7 @@ async def recording_in(client: httpx.AsyncClient, result_uuid: str, status: str,
 async def test_full_lifecycle_records_timestamps_reasons_and_callers(
     client: httpx.AsyncClient,
 ) -> None:
-    _test, _result, recording_id = await session(client, storageKey="rec/full.mp4")
+    _test, _result, recording_id = await session(client, storageKey="demo/rec/full.mp4")
     ada = {"type": "USER", "userId": "u-1", "name": "Ada"}
     started = recording_of(
         await transition(client, "start", recording_id, reason="RECORD_ON_START", caller=ada)
@@ -151,7 +151,7 @@ async def test_complete_upload_needs_a_storage_object(client: httpx.AsyncClient)
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert body["errors"][0]["extensions"]["argument"] == "storageKey"
     done = recording_of(
-        await transition(client, "complete", recording_id, storageKey="late/key.mp4")
+        await transition(client, "complete", recording_id, storageKey="demo/late/key.mp4")
     )
     assert done["status"] == "UPLOADED"
 

@@ -42,7 +42,7 @@ async def test_first_report_creates_the_item_and_later_ones_update_it(
             client,
             recording_id,
             status="SUCCESS",
-            storageKey="media/subtitles.vtt",
+            storageKey="demo/media/subtitles.vtt",
             mimeType="text/vtt",
         )
     )
@@ -52,7 +52,9 @@ async def test_first_report_creates_the_item_and_later_ones_update_it(
     read = await gql(client, MEDIA, {"id": recording_id})
     [group] = read["data"]["node"]["attachedMedia"]
     assert group["media"][0]["status"] == "SUCCESS"
-    assert group["media"][0]["url"].startswith("http://testserver/media/local/media/subtitles.vtt")
+    assert group["media"][0]["url"].startswith(
+        "http://testserver/media/local/demo/media/subtitles.vtt"
+    )
     feed = await gql(client, FEED, {"test": test_uuid})
     media_changes = [
         (e["node"]["kind"], e["node"]["objectChange"], e["node"]["objectId"])
@@ -94,7 +96,7 @@ async def test_final_reports_follow_the_status_order_whatever_comes_first(
     client: httpx.AsyncClient, first: str, second: str, winner: str
 ) -> None:
     _test, _result, recording_id = await session(client)
-    keys = {"SUCCESS": "m/a.vtt", "WARNING": "m/b.vtt"}
+    keys = {"SUCCESS": "demo/m/a.vtt", "WARNING": "demo/m/b.vtt"}
     for status in (first, second):
         extra = {"storageKey": keys[status]} if status in keys else {}
         last = payload(await report(client, recording_id, status=status, **extra))
@@ -126,14 +128,18 @@ async def test_a_replaced_file_is_removed_from_storage(
     backend: Backend, client_factory: ClientFactory, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, backend.settings.database_url)
-    old = settings.media_root / "proc/v1/subtitles.vtt"
+    old = settings.media_root / "demo/proc/v1/subtitles.vtt"
     old.parent.mkdir(parents=True)
     old.write_text("WEBVTT\n")
     async with client_factory(settings=settings) as client:
         _test, _result, recording_id = await session(client)
-        await report(client, recording_id, status="SUCCESS", storageKey="proc/v1/subtitles.vtt")
+        await report(
+            client, recording_id, status="SUCCESS", storageKey="demo/proc/v1/subtitles.vtt"
+        )
         assert old.exists()
-        await report(client, recording_id, status="SUCCESS", storageKey="proc/v2/subtitles.vtt")
+        await report(
+            client, recording_id, status="SUCCESS", storageKey="demo/proc/v2/subtitles.vtt"
+        )
     assert not old.exists()
     assert not old.parent.exists()  # left empty, so removed
 
@@ -149,7 +155,7 @@ async def test_concurrent_reports_for_one_item_converge(fresh_database: FreshDat
         _test, _result, recording_id = await session(client)
 
         def extra(status: str) -> dict[str, str]:
-            return {"storageKey": "same/file.vtt"} if status == "SUCCESS" else {}
+            return {"storageKey": "fresh/same/file.vtt"} if status == "SUCCESS" else {}
 
         bodies = await asyncio.gather(
             *(report(client, recording_id, status=s, **extra(s)) for s in statuses)

@@ -108,7 +108,7 @@ async def test_register_recording_starts_invoked_or_uploaded(client: httpx.Async
         result_uuid,
         kind="AUDIO",
         mimeType="Audio/Ogg",
-        storageKey="tests/audio.ogg",
+        storageKey="demo/tests/audio.ogg",
         filesize=1234,
         duration=3.5,
         uploaded=True,

@@ -9,7 +9,8 @@ from typing import Protocol
 
 
 class UnsafeKey(ValueError):
-    """A storage key that does not name an object under the backend's root; never retried."""
+    """A storage key that does not name an object under the backend's root (or names a
+    directory); never retried."""
 
 
 class StorageDeleter(Protocol):
@@ -45,7 +46,19 @@ class LocalDeleter:
 
     def delete(self, storage_key: str) -> None:
         path = path_under(self.root, storage_key)
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except NotADirectoryError:
+            return  # a part of the path is a file: no object by this name, so none to remove
+        except IsADirectoryError:
+            # A key naming a directory is no object of ours: retrying would never succeed.
+            raise UnsafeKey(f"refusing storage key {storage_key[:200]!r}: a directory") from None
+        except PermissionError:
+            if path.is_dir():  # what unlink() of a directory raises on macOS
+                raise UnsafeKey(
+                    f"refusing storage key {storage_key[:200]!r}: a directory"
+                ) from None
+            raise
         base = self.root.resolve()
         parent = path.parent
         while parent != base and parent.is_relative_to(base):

@@ -3,9 +3,10 @@
     INVOKED -> RECORDING <-> PAUSED -> UPLOADING -> UPLOADED, and any state but ERRORED -> ERRORED
 
 ``stop`` leaves RECORDING or PAUSED for UPLOADING; ``complete_upload`` needs a storage key
-(given then, or at registration). Each transition is one conditional UPDATE
-(``WHERE status IN allowed_from``), so of two concurrent transitions from the same state exactly
-one succeeds; the loser re-reads and is told the state it found.
+(given then, or at registration); a key given then replaces the registered one, whose object
+goes to the storage-deletion outbox (app.store.outbox) in the same transaction. Each transition
+is one conditional UPDATE (``WHERE status IN allowed_from``), so of two concurrent transitions
+from the same state exactly one succeeds; the loser re-reads and is told the state it found.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import BadUserInput, NotFound
 from app.store import models
+from app.store.outbox import enqueue
 
 INVOKED = "INVOKED"
 RECORDING = "RECORDING"
@@ -80,6 +82,8 @@ class Moved:
     id: int
     uuid: str
     result_id: int
+    # Outbox rows of the storage object the transition replaced (a new upload key).
+    deletions: tuple[int, ...] = ()
 
 
 async def apply_transition(
@@ -92,11 +96,13 @@ async def apply_transition(
     caller: dict[str, Any],
     note: str | None,
     values: dict[str, Any],
+    storage: str | None = None,
 ) -> Moved:
     """Move one recording; NOT_FOUND when the workspace has no such recording, BAD_USER_INPUT
     (with ``currentStatus``) when its state does not allow the transition. ``values`` are the
     transition's own columns (reasons, callers, failure, upload details); None values in
-    ``values`` keep what the row has."""
+    ``values`` keep what the row has. With ``storage`` (the backend's name), a storage key in
+    ``values`` that replaces another enqueues the old one for deletion (``Moved.deletions``)."""
     changes: dict[str, Any] = {
         "status": transition.to,
         **dict.fromkeys(transition.stamps, now),
@@ -116,6 +122,14 @@ async def apply_transition(
     needs_key = transition.to == UPLOADED and values.get("storage_key") is None
     if needs_key:
         condition.append(_REC.storage_key.is_not(None))
+    new_key = values.get("storage_key")
+    replaced = None
+    if storage is not None and new_key is not None:
+        # The object the new key supersedes (locked on PostgreSQL until the commit, so a
+        # concurrent transition cannot change it in between).
+        replaced = (
+            await connection.execute(select(_REC.storage_key).where(*condition).with_for_update())
+        ).scalar()
     moved = (
         await connection.execute(
             update(_REC)
@@ -125,7 +139,11 @@ async def apply_transition(
         )
     ).first()
     if moved is not None:
-        return Moved(moved.id, moved.uuid, moved.result_id)
+        deletions: list[int] = []
+        if storage is not None and replaced is not None and replaced != new_key:
+            # After the UPDATE: this row no longer holds the old key; another may still.
+            deletions = await enqueue(connection, keys=[replaced], backend=storage, now=now)
+        return Moved(moved.id, moved.uuid, moved.result_id, tuple(deletions))
     found = (
         await connection.execute(
             select(_REC.status, _REC.storage_key).where(

@@ -2,9 +2,12 @@
 transaction; after the commit, and later by the background sweep, each key is removed from
 storage and its row deleted, or its row is rescheduled with backoff.
 
-A key is never removed while any row (of any workspace) still references it: the demo shares
+A key is never removed while a row of its own workspace still references it: the demo shares
 files, and a retried registration may point at the same object. That is checked when the key is
-enqueued and again right before it is removed.
+enqueued and again right before it is removed. A key belongs to the workspace whose slug is its
+prefix (``<slug>/...``; the mutations accept no other key), so another workspace's rows never
+keep it alive. A key of no workspace (one written before the prefix rule) is kept while any row
+still references it.
 """
 
 from __future__ import annotations
@@ -31,15 +34,50 @@ class PendingDeletion:
 
 
 async def referenced_keys(connection: AsyncConnection, keys: Sequence[str]) -> set[str]:
-    """Those of ``keys`` some recording or media item still points at."""
+    """Those of ``keys`` a recording or media item of the key's own workspace still points at
+    (of any workspace, for a key under no workspace's prefix)."""
     if not keys:
         return set()
-    recordings = select(models.Recording.storage_key).where(models.Recording.storage_key.in_(keys))
-    media = select(models.AttachedMedia.storage_key).where(
-        models.AttachedMedia.storage_key.in_(keys)
+    w = models.Workspace
+    recordings = (
+        select(models.Recording.storage_key, w.slug)
+        .join(w, w.id == models.Recording.workspace_id)
+        .where(models.Recording.storage_key.in_(keys))
     )
-    rows = await connection.execute(union(recordings, media))
-    return {str(row[0]) for row in rows}
+    media = (
+        select(models.AttachedMedia.storage_key, w.slug)
+        .join(w, w.id == models.AttachedMedia.workspace_id)
+        .where(models.AttachedMedia.storage_key.in_(keys))
+    )
+    holders: dict[str, set[str]] = {}
+    for key, slug in await connection.execute(union(recordings, media)):
+        holders.setdefault(str(key), set()).add(str(slug))
+    if not holders:
+        return set()
+    owners = await _owners(connection, list(holders))
+    return {
+        key
+        for key, slugs in holders.items()
+        if not owners.get(key) or not slugs.isdisjoint(owners[key])
+    }
+
+
+async def _owners(connection: AsyncConnection, keys: Sequence[str]) -> dict[str, set[str]]:
+    """For each key, the slugs of the workspaces whose prefix ``<slug>/`` it is under."""
+    prefixes = {key: _prefixes(key) for key in keys}
+    candidates = sorted({prefix for found in prefixes.values() for prefix in found})
+    w = models.Workspace
+    slugs = {
+        str(row[0])
+        for row in await connection.execute(select(w.slug).where(w.slug.in_(candidates)))
+    }
+    return {key: slugs.intersection(found) for key, found in prefixes.items()}
+
+
+def _prefixes(key: str) -> set[str]:
+    """``a/b/c.mp4`` -> {``a``, ``a/b``}: each slug the key could be under."""
+    parts = key.split("/")
+    return {"/".join(parts[:end]) for end in range(1, len(parts))}
 
 
 async def enqueue(

@@ -355,10 +355,16 @@ class Writer:
             caller=caller,
             note=note,
             values=values,
+            storage=self._storage,
         )
         _id, _key, parent = await self._recording(moved.uuid)
         changes = await self._changed(parent, RECORDING, recording_uuid, "UPDATED")
-        return WriteOutcome(uuid=recording_uuid, parent_uuid=parent.uuid, changes=changes)
+        return WriteOutcome(
+            uuid=recording_uuid,
+            parent_uuid=parent.uuid,
+            changes=changes,
+            deletions=moved.deletions,
+        )
 
     async def delete_recording(self, *, recording_uuid: str) -> WriteOutcome:
         recording_id, _key, parent = await self._recording(

@@ -14,9 +14,11 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 MAX_DURATION = 864_000.0
 
 
-def storage_key(value: str, argument: str = "storageKey") -> str:
+def storage_key(value: str, argument: str = "storageKey", *, workspace_slug: str) -> str:
     """An object name relative to the bucket or media root: 1 to 1024 characters, ``/``
-    separated, no empty, ``.`` or ``..`` segment, no leading ``/``, no backslash."""
+    separated, no empty, ``.`` or ``..`` segment, no leading ``/``, no backslash, and under the
+    workspace's own prefix ``<workspace slug>/``: a workspace never names another's objects
+    (which it could then read through its own rows, or have removed by deleting them)."""
     text(value, argument, max_length=1024)
     if "\\" in value or any(part in ("", ".", "..") for part in value.split("/")):
         raise BadUserInput(
@@ -24,11 +26,21 @@ def storage_key(value: str, argument: str = "storageKey") -> str:
             "or `..` parts.",
             argument=argument,
         )
+    prefix = f"{workspace_slug}/"
+    if not value.startswith(prefix):
+        raise BadUserInput(
+            f"`{argument}` must start with `{prefix}`: this workspace's objects are stored "
+            "under its own prefix.",
+            argument=argument,
+            requiredPrefix=prefix,
+        )
     return value
 
 
-def optional_storage_key(value: str | None, argument: str = "storageKey") -> str | None:
-    return None if value is None else storage_key(value, argument)
+def optional_storage_key(
+    value: str | None, argument: str = "storageKey", *, workspace_slug: str
+) -> str | None:
+    return None if value is None else storage_key(value, argument, workspace_slug=workspace_slug)
 
 
 def mime_type(value: str, argument: str = "mimeType") -> str:

@@ -1,5 +1,6 @@
-"""What every mutation shares: the `write` scope, input checks, idempotency keys, and the
-after-commit effects (publishing the changes, removing storage objects of deleted rows)."""
+"""What every mutation shares: the `write` scope, input checks, idempotency keys, the
+after-commit effects (publishing the changes, removing storage objects of deleted rows), and
+the objects its payload shows, which are reads: they need `results:read`."""
 
 from __future__ import annotations
 
@@ -8,19 +9,23 @@ import logging
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import strawberry
 
-from app.auth import WRITE
+from app.auth import RESULTS_READ, WRITE
 from app.context import Context
 from app.errors import BadUserInput
 from app.events import TOPIC_RESULT, TOPIC_TEST, Change
-from app.ids import from_global_id
+from app.ids import from_global_id, to_global_id
 from app.store.idempotency import IdempotencyRequest
 from app.store.records import WriteOutcome, WrittenChange
 from app.store.writes import Work
+from resolvers.attached_media import AttachedMedia
+from resolvers.recording import TestSessionRecording
+from resolvers.user_test import UserTest
+from resolvers.user_test_result import UserTestResult
 
 log = logging.getLogger("footage.mutations")
 
@@ -41,12 +46,76 @@ REPLAYED_DESCRIPTION = (
     "True when this answer replays an earlier request with the same idempotency key: nothing "
     "was written this time, and the objects are shown as they are now."
 )
+# Appended to the description of every payload field that returns an object.
+SHOWN_DESCRIPTION = " Scope `results:read` (without it: null, with FORBIDDEN)."
 
 
 def write_context(info: strawberry.Info[Context, None]) -> Context:
     """The request's context, once the key is known to hold the `write` scope."""
     info.context.require(WRITE)
     return info.context
+
+
+def read_context(info: strawberry.Info[Context, None]) -> Context:
+    """The request's context, once the key is known to hold `results:read`. What a payload
+    shows beyond its own ids and flags is read like the root fields read it: `write` alone
+    must not read a workspace's results through the objects a mutation returns."""
+    info.context.require(RESULTS_READ)
+    return info.context
+
+
+# Payloads keep the uuids of the objects they show; an object is read (and the scope checked)
+# only when its field is selected.
+class ShowsUserTest(Protocol):
+    @property
+    def user_test_uuid(self) -> str | None: ...
+
+
+class ShowsResult(Protocol):
+    @property
+    def result_uuid(self) -> str | None: ...
+
+
+class ShowsRecording(Protocol):
+    @property
+    def recording_uuid(self) -> str | None: ...
+
+
+class ShowsAttachedMedia(Protocol):
+    @property
+    def attached_media_uuid(self) -> str | None: ...
+
+
+async def shown_user_test(
+    root: ShowsUserTest, info: strawberry.Info[Context, None]
+) -> UserTest | None:
+    context, uuid = read_context(info), root.user_test_uuid
+    record = None if uuid is None else await context.loaders.user_test_by_uuid.load(uuid)
+    return None if record is None else UserTest.from_record(record)
+
+
+async def shown_result(
+    root: ShowsResult, info: strawberry.Info[Context, None]
+) -> UserTestResult | None:
+    context, uuid = read_context(info), root.result_uuid
+    record = None if uuid is None else await context.loaders.result_by_uuid.load(uuid)
+    return None if record is None else UserTestResult.from_record(record)
+
+
+async def shown_recording(
+    root: ShowsRecording, info: strawberry.Info[Context, None]
+) -> TestSessionRecording | None:
+    context, uuid = read_context(info), root.recording_uuid
+    record = None if uuid is None else await context.loaders.recording_by_uuid.load(uuid)
+    return None if record is None else TestSessionRecording.from_record(record)
+
+
+async def shown_attached_media(
+    root: ShowsAttachedMedia, info: strawberry.Info[Context, None]
+) -> AttachedMedia | None:
+    context, uuid = read_context(info), root.attached_media_uuid
+    record = None if uuid is None else await context.loaders.attached_media_by_uuid.load(uuid)
+    return None if record is None else AttachedMedia.from_record(record)
 
 
 def text(
@@ -89,6 +158,11 @@ def global_id(value: strawberry.ID, argument: str, *, type_name: str) -> str:
     if found != type_name:
         raise BadUserInput(f"`{argument}` must be a {type_name} id.", argument=argument)
     return text(key, argument, max_length=80)
+
+
+def global_id_of(type_name: str, uuid: str | None) -> strawberry.ID | None:
+    """The global id of a payload's object, for keys without a read scope (ids only)."""
+    return None if uuid is None else strawberry.ID(to_global_id(type_name, uuid))
 
 
 def idempotency(

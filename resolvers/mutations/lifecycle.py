@@ -25,7 +25,6 @@ from resolvers.mutations.recordings import (
     RecordingPayload,
     caller,
     declared,
-    recording_payload,
 )
 from resolvers.recording_lifecycle import StartReasonCode, StopReasonCode
 from resolvers.scalars import SafeInt
@@ -70,7 +69,10 @@ class StopRecordingInput(RecordingTransitionInput):
 )
 class CompleteRecordingUploadInput(RecordingTransitionInput):
     storage_key: str | None = strawberry.field(
-        default=None, description="The stored object's name, when not given at registration."
+        default=None,
+        description="The stored object's name (under the workspace's prefix "
+        "`<workspace slug>/`), when not given at registration; a different name replaces the "
+        "registered one, whose object is then removed from storage.",
     )
     filesize: SafeInt | None = strawberry.field(default=None, description="Bytes, at least 0.")
     duration: float | None = strawberry.field(default=None, description="Seconds, at least 0.")
@@ -119,7 +121,9 @@ async def _transition(
             values=values,
         ),
     )
-    return await recording_payload(context, outcome.uuid, client_id, outcome.replayed)
+    return RecordingPayload(
+        recording_uuid=outcome.uuid, client_mutation_id=client_id, replayed=outcome.replayed
+    )
 
 
 @strawberry.type
@@ -152,15 +156,17 @@ class LifecycleMutations:
 
     @strawberry.mutation(
         description="Complete a recording's upload: UPLOADING -> UPLOADED, with the stored "
-        "file's name, size and duration (those left out keep their registered values). Scope "
-        "`write`."
+        "file's name, size and duration (those left out keep their registered values). A new "
+        "name replaces the registered one, whose object is removed from storage (kept while "
+        "another row of the workspace still uses it). Scope `write`."
     )
     async def complete_recording_upload(
         self, info: strawberry.Info[Context, None], input: CompleteRecordingUploadInput
     ) -> RecordingPayload:
-        write_context(info)  # FORBIDDEN before any BAD_USER_INPUT
+        context = write_context(info)  # FORBIDDEN before any BAD_USER_INPUT
+        slug = context.viewer.workspace_slug
         values = {
-            "storage_key": checks.optional_storage_key(input.storage_key),
+            "storage_key": checks.optional_storage_key(input.storage_key, workspace_slug=slug),
             "filesize": checks.filesize(input.filesize),
             "duration": checks.duration(input.duration),
         }

@@ -15,10 +15,14 @@ from resolvers.enums import MediaStatus, MediaStatusReason, MediaType
 from resolvers.mutations import checks
 from resolvers.mutations.common import (
     REPLAYED_DESCRIPTION,
+    SHOWN_DESCRIPTION,
     MutationInput,
     global_id,
+    global_id_of,
     optional_text,
     perform,
+    shown_attached_media,
+    shown_recording,
     write_context,
 )
 from resolvers.recording import TestSessionRecording
@@ -40,7 +44,8 @@ class ReportAttachedMediaInput(MutationInput):
     )
     storage_key: str | None = strawberry.field(
         default=None,
-        description="The produced file's object name; required with SUCCESS and WARNING.",
+        description="The produced file's object name, under the workspace's prefix "
+        "`<workspace slug>/`; required with SUCCESS and WARNING.",
     )
     mime_type: str | None = strawberry.field(
         default=None, description="The produced file's MIME type."
@@ -49,11 +54,25 @@ class ReportAttachedMediaInput(MutationInput):
 
 @strawberry.type(description="The media item after the report.")
 class ReportAttachedMediaPayload:
+    attached_media_uuid: strawberry.Private[str | None]
+    recording_uuid: strawberry.Private[str | None]
+
+    @strawberry.field(description="The item's global id; needs no read scope.")
+    def attached_media_id(self) -> strawberry.ID | None:
+        return global_id_of("AttachedMedia", self.attached_media_uuid)
+
+    @strawberry.field(description="The recording's global id; needs no read scope.")
+    def recording_id(self) -> strawberry.ID | None:
+        return global_id_of("TestSessionRecording", self.recording_uuid)
+
     attached_media: AttachedMedia | None = strawberry.field(
+        resolver=shown_attached_media,
         description="The item as it is now (null only when replaying for one deleted since)."
+        + SHOWN_DESCRIPTION,
     )
     recording: TestSessionRecording | None = strawberry.field(
-        description="The recording the item belongs to."
+        resolver=shown_recording,
+        description="The recording the item belongs to." + SHOWN_DESCRIPTION,
     )
     applied: bool = strawberry.field(
         description="False when the report came too late to change anything: the item already "
@@ -63,8 +82,8 @@ class ReportAttachedMediaPayload:
     replayed: bool = strawberry.field(description=REPLAYED_DESCRIPTION)
 
 
-def _report(input: ReportAttachedMediaInput) -> MediaReport:
-    key = checks.optional_storage_key(input.storage_key)
+def _report(input: ReportAttachedMediaInput, *, workspace_slug: str) -> MediaReport:
+    key = checks.optional_storage_key(input.storage_key, workspace_slug=workspace_slug)
     if input.status.name in PRODUCED and key is None:
         raise BadUserInput(
             f"A {input.status.name} report needs the produced file's `storageKey`.",
@@ -100,7 +119,7 @@ class MediaMutations:
         recording_uuid = global_id(
             input.recording_id, "recordingId", type_name="TestSessionRecording"
         )
-        report = _report(input)
+        report = _report(input, workspace_slug=context.viewer.workspace_slug)
         client_id = input.client_id()
         outcome = await perform(
             context,
@@ -109,16 +128,9 @@ class MediaMutations:
             values={"recordingUuid": recording_uuid, **asdict(report)},
             work=lambda writer: writer.report_media(recording_uuid=recording_uuid, report=report),
         )
-        loaders = context.loaders
-        media = (
-            None
-            if outcome.uuid is None
-            else await loaders.attached_media_by_uuid.load(outcome.uuid)
-        )
-        recording = await loaders.recording_by_uuid.load(recording_uuid)
         return ReportAttachedMediaPayload(
-            attached_media=None if media is None else AttachedMedia.from_record(media),
-            recording=None if recording is None else TestSessionRecording.from_record(recording),
+            attached_media_uuid=outcome.uuid,
+            recording_uuid=recording_uuid,
             applied=outcome.applied,
             client_mutation_id=client_id,
             replayed=outcome.replayed,

@@ -15,10 +15,14 @@ from app.store.writes import NewRecording
 from resolvers.mutations import checks
 from resolvers.mutations.common import (
     REPLAYED_DESCRIPTION,
+    SHOWN_DESCRIPTION,
     MutationInput,
     caller_json,
     global_id,
+    global_id_of,
     perform,
+    shown_recording,
+    shown_result,
     text,
     write_context,
 )
@@ -62,26 +66,19 @@ def caller(context: Context, value: RecordingCallerInput | None) -> dict[str, An
 
 @strawberry.type(description="The recording, after the change.")
 class RecordingPayload:
+    recording_uuid: strawberry.Private[str | None]
+
+    @strawberry.field(description="The recording's global id; needs no read scope.")
+    def recording_id(self) -> strawberry.ID | None:
+        return global_id_of("TestSessionRecording", self.recording_uuid)
+
     recording: TestSessionRecording | None = strawberry.field(
+        resolver=shown_recording,
         description="The recording as it is now (null only when replaying for one deleted since)."
+        + SHOWN_DESCRIPTION,
     )
     client_mutation_id: str | None = strawberry.field(description="As sent.")
     replayed: bool = strawberry.field(description=REPLAYED_DESCRIPTION)
-
-
-async def recording_payload(
-    context: Context, recording_uuid: str | None, client_id: str | None, replayed: bool
-) -> RecordingPayload:
-    record = (
-        None
-        if recording_uuid is None
-        else await context.loaders.recording_by_uuid.load(recording_uuid)
-    )
-    return RecordingPayload(
-        recording=None if record is None else TestSessionRecording.from_record(record),
-        client_mutation_id=client_id,
-        replayed=replayed,
-    )
 
 
 @strawberry.input(
@@ -100,7 +97,8 @@ class RegisterRecordingInput(MutationInput):
     storage_key: str | None = strawberry.field(
         default=None,
         description="The object's name in the bucket (or under the media root): relative, "
-        "`/`-separated, at most 1024 characters. May come later, with the upload.",
+        "`/`-separated, at most 1024 characters, under the workspace's prefix "
+        "`<workspace slug>/`. May come later, with the upload.",
     )
     filesize: SafeInt | None = strawberry.field(default=None, description="Bytes, at least 0.")
     duration: float | None = strawberry.field(default=None, description="Seconds, at least 0.")
@@ -127,14 +125,15 @@ class DeleteRecordingPayload:
     deleted_recording_id: strawberry.ID = strawberry.field(
         description="The deleted recording's global id."
     )
+    result_uuid: strawberry.Private[str | None]
     user_test_result: UserTestResult | None = strawberry.field(
-        description="The result it belonged to."
+        resolver=shown_result, description="The result it belonged to." + SHOWN_DESCRIPTION
     )
     client_mutation_id: str | None = strawberry.field(description="As sent.")
     replayed: bool = strawberry.field(description=REPLAYED_DESCRIPTION)
 
 
-def _checked_recording(input: RegisterRecordingInput) -> NewRecording:
+def _checked_recording(input: RegisterRecordingInput, *, workspace_slug: str) -> NewRecording:
     kind = input.kind
     mime = checks.mime_type(input.mime_type)
     family = mime.split("/")[0]
@@ -150,7 +149,7 @@ def _checked_recording(input: RegisterRecordingInput) -> NewRecording:
             f"not {mime}.",
             argument="mimeType",
         )
-    key = checks.optional_storage_key(input.storage_key)
+    key = checks.optional_storage_key(input.storage_key, workspace_slug=workspace_slug)
     if input.uploaded and key is None:
         raise BadUserInput("An uploaded recording needs `storageKey`.", argument="storageKey")
     return NewRecording(
@@ -177,7 +176,7 @@ class RecordingMutations:
     ) -> RecordingPayload:
         context = write_context(info)
         result_uuid = text(input.result_uuid, "resultUuid", max_length=80)
-        recording = _checked_recording(input)
+        recording = _checked_recording(input, workspace_slug=context.viewer.workspace_slug)
         who = caller(context, input.caller)
         client_id = input.client_id()
         values = {
@@ -194,7 +193,9 @@ class RecordingMutations:
                 result_uuid=result_uuid, recording=recording, caller=who
             ),
         )
-        return await recording_payload(context, outcome.uuid, client_id, outcome.replayed)
+        return RecordingPayload(
+            recording_uuid=outcome.uuid, client_mutation_id=client_id, replayed=outcome.replayed
+        )
 
     @strawberry.mutation(
         description="Delete a recording with its media and transcript, in one transaction "
@@ -218,13 +219,11 @@ class RecordingMutations:
             values={"recordingUuid": recording_uuid},
             work=lambda writer: writer.delete_recording(recording_uuid=recording_uuid),
         )
-        parent = outcome.parent_uuid
-        record = None if parent is None else await context.loaders.result_by_uuid.load(parent)
         return DeleteRecordingPayload(
             deleted_recording_id=strawberry.ID(
                 to_global_id("TestSessionRecording", recording_uuid)
             ),
-            user_test_result=None if record is None else UserTestResult.from_record(record),
+            result_uuid=outcome.parent_uuid,
             client_mutation_id=client_id,
             replayed=outcome.replayed,
         )

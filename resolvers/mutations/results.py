@@ -14,9 +14,12 @@ from app.store.writes import NewParticipant
 from resolvers.enums import ResultStatus
 from resolvers.mutations.common import (
     REPLAYED_DESCRIPTION,
+    SHOWN_DESCRIPTION,
     MutationInput,
     optional_text,
     perform,
+    shown_result,
+    shown_user_test,
     text,
     write_context,
 )
@@ -33,8 +36,13 @@ class CreateUserTestInput(MutationInput):
 
 @strawberry.type(description="The user test created.")
 class CreateUserTestPayload:
+    user_test_uuid: str | None = strawberry.field(
+        description="The new user test's UUID (`ut_...`); needs no read scope."
+    )
     user_test: UserTest | None = strawberry.field(
+        resolver=shown_user_test,
         description="The new user test (null only when replaying for one deleted since)."
+        + SHOWN_DESCRIPTION,
     )
     client_mutation_id: str | None = strawberry.field(description="As sent.")
     replayed: bool = strawberry.field(description=REPLAYED_DESCRIPTION)
@@ -65,8 +73,13 @@ class CreateUserTestResultInput(MutationInput):
 
 @strawberry.type(description="The result created.")
 class CreateUserTestResultPayload:
+    result_uuid: str | None = strawberry.field(
+        description="The new result's UUID (`ut_response_...`); needs no read scope."
+    )
     user_test_result: UserTestResult | None = strawberry.field(
+        resolver=shown_result,
         description="The new result (null only when replaying for one deleted since)."
+        + SHOWN_DESCRIPTION,
     )
     client_mutation_id: str | None = strawberry.field(description="As sent.")
     replayed: bool = strawberry.field(description=REPLAYED_DESCRIPTION)
@@ -79,8 +92,11 @@ class UserTestResultInput(MutationInput):
 
 @strawberry.type(description="The result rejected.")
 class RejectUserTestResultPayload:
+    result_uuid: strawberry.Private[str | None]
     user_test_result: UserTestResult | None = strawberry.field(
+        resolver=shown_result,
         description="The result, now REJECTED (null only when replaying for one deleted since)."
+        + SHOWN_DESCRIPTION,
     )
     applied: bool = strawberry.field(
         description="False when the result was already REJECTED (nothing changed)."
@@ -93,7 +109,10 @@ class RejectUserTestResultPayload:
 class DeleteUserTestResultPayload:
     deleted_result_uuid: str = strawberry.field(description="The deleted result's UUID.")
     deleted_id: strawberry.ID = strawberry.field(description="The deleted result's global id.")
-    user_test: UserTest | None = strawberry.field(description="The user test it belonged to.")
+    user_test_uuid: strawberry.Private[str | None]
+    user_test: UserTest | None = strawberry.field(
+        resolver=shown_user_test, description="The user test it belonged to." + SHOWN_DESCRIPTION
+    )
     client_mutation_id: str | None = strawberry.field(description="As sent.")
     replayed: bool = strawberry.field(description=REPLAYED_DESCRIPTION)
 
@@ -108,16 +127,6 @@ def _participant(value: ParticipantInput) -> NewParticipant:
         email=email,
         name=optional_text(value.name, "participant.name", max_length=200),
     )
-
-
-async def _result(context: Context, result_uuid: str | None) -> UserTestResult | None:
-    record = None if result_uuid is None else await context.loaders.result_by_uuid.load(result_uuid)
-    return None if record is None else UserTestResult.from_record(record)
-
-
-async def _user_test(context: Context, test_uuid: str | None) -> UserTest | None:
-    record = None if test_uuid is None else await context.loaders.user_test_by_uuid.load(test_uuid)
-    return None if record is None else UserTest.from_record(record)
 
 
 @strawberry.type
@@ -137,7 +146,7 @@ class ResultMutations:
             work=lambda writer: writer.create_user_test(name=name),
         )
         return CreateUserTestPayload(
-            user_test=await _user_test(context, outcome.uuid),
+            user_test_uuid=outcome.uuid,
             client_mutation_id=client_id,
             replayed=outcome.replayed,
         )
@@ -180,7 +189,7 @@ class ResultMutations:
             ),
         )
         return CreateUserTestResultPayload(
-            user_test_result=await _result(context, outcome.uuid),
+            result_uuid=outcome.uuid,
             client_mutation_id=client_id,
             replayed=outcome.replayed,
         )
@@ -204,7 +213,7 @@ class ResultMutations:
             work=lambda writer: writer.reject_result(result_uuid=result_uuid),
         )
         return RejectUserTestResultPayload(
-            user_test_result=await _result(context, outcome.uuid),
+            result_uuid=outcome.uuid,
             applied=outcome.applied,
             client_mutation_id=client_id,
             replayed=outcome.replayed,
@@ -233,7 +242,7 @@ class ResultMutations:
         return DeleteUserTestResultPayload(
             deleted_result_uuid=result_uuid,
             deleted_id=strawberry.ID(to_global_id("UserTestResult", result_uuid)),
-            user_test=await _user_test(context, outcome.parent_uuid),
+            user_test_uuid=outcome.parent_uuid,
             client_mutation_id=client_id,
             replayed=outcome.replayed,
         )
