@@ -75,3 +75,13 @@ def test_media_select_columns_follow_the_record_fields() -> None:
 
     columns = [column.name for column in _media_select(1).selected_columns]
     assert columns == [field.name for field in dataclasses.fields(AttachedMediaRecord)]
+
+
+def test_recordings_select_columns_follow_the_record_fields() -> None:
+    import dataclasses
+
+    from app.store.facade import _recordings_select
+    from app.store.records import RecordingRecord
+
+    columns = [column.name for column in _recordings_select(1).selected_columns]
+    assert columns == [field.name for field in dataclasses.fields(RecordingRecord)]

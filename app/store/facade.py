@@ -85,6 +85,8 @@ def _results_select(workspace_id: int) -> AnySelect:
 
 
 def _recordings_select(workspace_id: int) -> AnySelect:
+    """Recordings in the order of ``RecordingRecord``'s fields (built positionally, as media
+    are: ``_media_select``; a test guards the order)."""
     return (
         select(
             _REC.id,
@@ -132,7 +134,7 @@ def _api_key_select(key_hash: str) -> AnySelect:
 
 
 def _recording(row: AnyRow) -> RecordingRecord:
-    return RecordingRecord(**row._mapping)
+    return RecordingRecord(*row)
 
 
 def _media_select(workspace_id: int) -> AnySelect:
