@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
@@ -67,7 +69,17 @@ class FootageGraphQL(GraphQL[Context, None]):
         if isinstance(request, WebSocket):
             # Authenticated at `connection_init` (on_ws_connect); no database work before.
             return LiveConnection(services, request, request_id=uuid.uuid4().hex)
-        context = await build_context(services, request)
+        try:
+            context = await build_context(services, request)
+        except (DBAPIError, SQLAlchemyTimeoutError, OSError) as failed:
+            # The API key could not be looked up (the database is down, busy or out of
+            # connections): nothing ran; the client may retry.
+            log.warning("could not authenticate a request: %s", failed)
+            raise RefusedWithHeaders(
+                503,
+                "The API key could not be checked just now; retry shortly.",
+                {"Retry-After": "1"},
+            ) from failed
         setattr(request.state, _CONTEXT_KEY, context)
         return context
 
@@ -292,6 +304,7 @@ _REQUEST_ERROR_CODES = {
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 

@@ -5,17 +5,20 @@ statement. Each test runs an app over its own small pool on the committed demo d
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.demo.queries import document
 from app.main import create_app
 from app.store.engine import make_engine
-from tests.conftest import Backend, make_settings, running
+from app.store.facade import Store
+from tests.conftest import Backend, ClientFactory, FreshDatabase, make_settings, running
 from tests.support.graphql import error_codes, gql
 
 
@@ -74,3 +77,73 @@ async def test_postgres_engine_carries_the_query_timeout_to_the_server(backend: 
     finally:
         await engine.dispose()
     assert value == "2500ms"
+
+
+async def test_a_write_that_waits_out_sqlites_lock_is_service_unavailable(
+    fresh_database: FreshDatabase,
+) -> None:
+    """SQLite has one writer at a time: a mutation that finds the lock held past the busy
+    timeout answers SERVICE_UNAVAILABLE (retry), not INTERNAL, and writes nothing."""
+    if fresh_database.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has row locks, not one writer at a time")
+    database = fresh_database.engine.url.database
+    assert database is not None
+    impatient = make_engine(str(fresh_database.engine.url), sqlite_busy_timeout=0.05)
+    app = create_app(fresh_database.settings, engine=impatient)
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process writing
+        async with running(app) as client:
+            client.headers["Authorization"] = f"Bearer {fresh_database.key}"
+            body = await gql(
+                client,
+                'mutation { createUserTest(input: {name: "Busy"}) { userTestUuid } }',
+                expect_errors=True,
+            )
+        holder.execute("ROLLBACK")
+        assert error_codes(body) == ["SERVICE_UNAVAILABLE"]
+        assert body["errors"][0]["extensions"]["retryAfter"] == 1
+        assert not (body.get("data") or {}).get("createUserTest")
+        named = holder.execute("SELECT count(*) FROM user_tests WHERE name = 'Busy'").fetchone()
+        assert named == (0,)
+    finally:
+        holder.close()
+        await impatient.dispose()
+
+
+async def test_a_key_whose_last_use_cannot_be_recorded_still_authenticates(
+    fresh_database: FreshDatabase,
+) -> None:
+    """The key's last-use update is a write: with SQLite's lock held elsewhere it is skipped
+    (a later request records it) and the request is answered."""
+    if fresh_database.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has row locks, not one writer at a time")
+    database = fresh_database.engine.url.database
+    assert database is not None
+    impatient = make_engine(str(fresh_database.engine.url), sqlite_busy_timeout=0.05)
+    app = create_app(fresh_database.settings, engine=impatient)
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        async with running(app) as client:
+            client.headers["Authorization"] = f"Bearer {fresh_database.key}"
+            body = await gql(client, '{ userTest(uuid: "ut_unknown") { id } }')
+        holder.execute("ROLLBACK")
+        assert body == {"data": {"userTest": None}}
+    finally:
+        holder.close()
+        await impatient.dispose()
+
+
+async def test_a_key_lookup_the_database_fails_answers_503_service_unavailable(
+    client_factory: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def failing(*_: object, **__: object) -> None:
+        raise OperationalError("SELECT ...", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(Store, "authenticate_api_key", failing)
+    async with client_factory() as client:
+        response = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["errors"][0]["extensions"] == {"code": "SERVICE_UNAVAILABLE"}

@@ -23,10 +23,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVarTuple
 
 from sqlalchemy import Select, case, delete, false, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.errors import BadUserInput, FootageError, NotFound
+from app.errors import BadUserInput, FootageError, NotFound, ServiceUnavailable
 from app.store import models
 from app.store.dialects import upsert_into
 from app.store.feed import append_changes
@@ -487,4 +487,12 @@ class Writes:
             raise WriteConflict(
                 "A concurrent change conflicted with this request and nothing was written; "
                 "read the current state and retry."
+            ) from None
+        except OperationalError as error:
+            # SQLite's one writer at a time: another held the lock past busy_timeout.
+            if "database is locked" not in str(error.orig):
+                raise
+            raise ServiceUnavailable(
+                "The database is busy with other writes and nothing was written; retry shortly.",
+                retryAfter=1,
             ) from None
