@@ -123,7 +123,12 @@ class OperationGate:
         self._turns = asyncio.Semaphore(max(1, limit))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.limit <= 0 or scope["type"] != "http" or scope["path"] != self.path:
+        if (
+            self.limit <= 0
+            or scope["type"] != "http"
+            or scope["path"] != self.path
+            or scope.get("method") == "OPTIONS"
+        ):
             await self.app(scope, receive, send)
             return
         arrived: list[Message] = []
@@ -136,8 +141,9 @@ class OperationGate:
         async def replay() -> Message:
             return arrived.pop(0) if arrived else await receive()
 
-        if not await self._turn():
-            await _overloaded(send, waited=self.waiting >= self.max_queue)
+        refused = await self._turn()
+        if refused is not None:
+            await _overloaded(send, refused)
             return
         holding = True
 
@@ -154,26 +160,25 @@ class OperationGate:
             if holding:
                 self._turns.release()
 
-    async def _turn(self) -> bool:
-        """Whether this request got a turn (False: the queue is full, or the wait too long)."""
+    async def _turn(self) -> str | None:
+        """None once this request has its turn; else why it gets none."""
         if not self._turns.locked():
             await self._turns.acquire()
-            return True
+            return None
         if self.waiting >= self.max_queue:
-            return False
+            return "too many requests are waiting"
         self.waiting += 1
         try:
             async with asyncio.timeout(self.max_wait):
                 await self._turns.acquire()
-            return True
+            return None
         except TimeoutError:
-            return False
+            return "no turn came in time"
         finally:
             self.waiting -= 1
 
 
-async def _overloaded(send: Send, *, waited: bool) -> None:
-    reason = "too many requests are waiting" if waited else "no turn came in time"
+async def _overloaded(send: Send, reason: str) -> None:
     body = graphql_error_body(
         f"The server is busy ({reason}); retry shortly.", "OVERLOADED", retryAfter=1
     )

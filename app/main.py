@@ -158,17 +158,10 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     graphql = FootageGraphQL(build_schema(settings), graphiql=not settings.is_production)
-    middleware = [
-        Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes),
-        Middleware(
-            OperationGate,
-            limit=settings.concurrent_operations,
-            path="/graphql",
-            max_wait=settings.operation_queue_wait,
-            max_queue=settings.operation_queue_limit,
-        ),
-    ]
+    middleware = [Middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)]
     if settings.cors_origins:
+        # Outside the gate: its 503 carries CORS headers too (a browser can read it and its
+        # Retry-After), and preflights are answered without waiting for a turn.
         middleware.append(
             Middleware(
                 CORSMiddleware,
@@ -179,6 +172,15 @@ def create_app(
                 max_age=600,
             )
         )
+    middleware.append(
+        Middleware(
+            OperationGate,
+            limit=settings.concurrent_operations,
+            path="/graphql",
+            max_wait=settings.operation_queue_wait,
+            max_queue=settings.operation_queue_limit,
+        )
+    )
     return Starlette(
         middleware=middleware,
         routes=[

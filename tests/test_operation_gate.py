@@ -183,3 +183,54 @@ def test_queue_settings_are_read_from_the_environment() -> None:
     assert (settings.operation_queue_wait, settings.operation_queue_limit) == (3, 50)
     with pytest.raises(SettingsError):
         Settings.from_env({"FOOTAGE_OPERATION_QUEUE_LIMIT": "0"})
+
+
+async def test_a_full_queue_and_a_late_turn_say_which_they_are() -> None:
+    inner = HeldApp()
+    gate = OperationGate(inner, limit=1, path="/graphql", max_wait=0.05, max_queue=1)
+    first = asyncio.create_task(call(gate, "/graphql"))
+    await inner.working.wait()
+    waiting = asyncio.create_task(call(gate, "/graphql"))
+    while gate.waiting < 1:  # noqa: ASYNC110 (the gate's own count)
+        await asyncio.sleep(0)
+    full = await call(gate, "/graphql")
+    late = await waiting
+    inner.release.set()
+    await first
+    assert "too many requests are waiting" in orjson.loads(full[1]["body"])["errors"][0]["message"]
+    assert "no turn came in time" in orjson.loads(late[1]["body"])["errors"][0]["message"]
+
+
+async def test_preflights_never_wait_for_a_turn() -> None:
+    inner = HeldApp()
+    gate = OperationGate(inner, limit=1, path="/graphql", max_wait=60, max_queue=1)
+    first = asyncio.create_task(call(gate, "/graphql"))
+    await inner.working.wait()
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    preflight = asyncio.create_task(
+        gate({"type": "http", "path": "/graphql", "method": "OPTIONS"}, receive, send)
+    )
+    while inner.started < 2:  # noqa: ASYNC110 (the preflight reached the app beside the first)
+        await asyncio.sleep(0)
+    assert gate.waiting == 0
+    inner.release.set()
+    await asyncio.gather(first, preflight)
+    assert sent[0]["status"] == 200
+
+
+def test_cors_answers_outside_the_gate(tmp_path: Path) -> None:
+    """The gate's 503 and preflights carry CORS headers: CORS wraps the gate."""
+    from app.main import create_app
+
+    settings = Settings.from_env(
+        {"FOOTAGE_VAR_DIR": str(tmp_path), "FOOTAGE_CORS_ORIGINS": "https://app.example"}
+    )
+    order = [m.cls.__name__ for m in create_app(settings).user_middleware]  # type: ignore[attr-defined]
+    assert order.index("CORSMiddleware") < order.index("OperationGate")
