@@ -22,13 +22,20 @@ Two shortcuts, both for fields whose type is a scalar or an enum (possibly non-n
   ``handle_field_error``).
 
 Object, list and abstract fields are graphql-core's entirely. Middleware (none in Footage today)
-switches both shortcuts off, since it must see every resolver call. ``tests/test_execution.py``
-compares the answers and errors with graphql-core's executor case by case.
+switches both shortcuts off, since it must see every resolver call. The table of leaf fields is
+made once per schema, after its resolvers are installed (``install_leaf_fields``, called by
+``app.schema.build_schema``); a schema without it executes as graphql-core does.
+``tests/test_execution.py`` compares the answers and errors with graphql-core's executor case by
+case.
+
+Strawberry internals this relies on: a resolver-less field's graphql-core resolver is marked
+``_is_default``, and the field's definition is in its extensions under
+``GraphQLCoreConverter.DEFINITION_BACKREF``. Should either change, no field would take the plain
+shortcut (answers stay right, only slower): ``tests/test_execution.py`` fails then.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -61,7 +68,8 @@ class LeafField(NamedTuple):
 
 LeafFields = dict[str, dict[str, LeafField]]  # type name -> field name -> how
 
-_tables: weakref.WeakKeyDictionary[GraphQLSchema, LeafFields] = weakref.WeakKeyDictionary()
+# Where the table lives: the graphql-core schema's own extensions (not printed in the SDL).
+LEAF_FIELDS = "footage.leaf_fields"
 
 
 def _attribute(field: GraphQLField) -> str | None:
@@ -91,20 +99,22 @@ def _leaf_field(field: GraphQLField) -> LeafField | None:
 
 
 def leaf_fields(schema: GraphQLSchema) -> LeafFields:
-    """The shortcuts' table for ``schema``, built once (resolvers are read at the first
-    operation: Footage installs its own when it builds the schema, ``resolvers.direct``)."""
-    found = _tables.get(schema)
-    if found is None:
-        found = {}
-        for name, named_type in schema.type_map.items():
-            if isinstance(named_type, GraphQLObjectType) and not name.startswith("__"):
-                found[name] = {
-                    field_name: how
-                    for field_name, field in named_type.fields.items()
-                    if (how := _leaf_field(field)) is not None
-                }
-        _tables[schema] = found
-    return found
+    """The shortcuts' table for ``schema``: its object types' leaf fields and how to answer
+    them, from the resolvers installed now."""
+    return {
+        name: {
+            field_name: how
+            for field_name, field in named_type.fields.items()
+            if (how := _leaf_field(field)) is not None
+        }
+        for name, named_type in schema.type_map.items()
+        if isinstance(named_type, GraphQLObjectType) and not name.startswith("__")
+    }
+
+
+def install_leaf_fields(schema: GraphQLSchema) -> None:
+    """Give ``schema`` its table (once its resolvers are final)."""
+    schema.extensions = {**(schema.extensions or {}), LEAF_FIELDS: leaf_fields(schema)}
 
 
 def _probe(*_: Any, **__: Any) -> None:
@@ -117,8 +127,11 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         # Strawberry always passes a manager; it wraps resolvers only when it has middleware.
         wraps = manager is not None and manager.get_field_resolver(_probe) is not _probe
-        self._leaves = {} if wraps else leaf_fields(self.schema)
-        self._arguments: dict[int, tuple[Any, dict[str, Any]]] = {}
+        table: LeafFields = (self.schema.extensions or {}).get(LEAF_FIELDS, {})
+        self._leaves = {} if wraps else table
+        # Coerced arguments by (field node, field): one node can be executed for several
+        # object types (a fragment on an interface), whose fields may differ in arguments.
+        self._arguments: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
 
     def execute_fields(
         self,
@@ -237,11 +250,12 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return get_argument_values(
                 field, node, self.variable_values, fragment_variables, self.hide_suggestions
             )
-        known = self._arguments.get(id(node))
-        if known is not None and known[0] is node:
-            return known[1]
+        key = (id(node), id(field))
+        known = self._arguments.get(key)
+        if known is not None and known[0] is node and known[1] is field:
+            return known[2]
         args = get_argument_values(field, node, self.variable_values, None, self.hide_suggestions)
-        self._arguments[id(node)] = (node, args)
+        self._arguments[key] = (node, field, args)
         return args
 
     async def _gather_fields(

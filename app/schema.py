@@ -22,7 +22,7 @@ from strawberry.utils.aio import aclosing
 
 from app.context import Context
 from app.errors import code_for_graphql_error
-from app.execution import FootageExecutionContext
+from app.execution import FootageExecutionContext, install_leaf_fields
 from app.graphql_limits import alias_limit_rule, depth_limit_rule
 from app.live import LiveConnection
 from app.operation_rules import OperationCaches, OperationRules
@@ -203,6 +203,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ),
     )
     install_direct_resolvers(built)
+    install_leaf_fields(built._schema)
     return built
 
 

@@ -16,7 +16,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app import execution
 from app.demo.queries import document
-from app.execution import FootageExecutionContext, leaf_fields
+from app.execution import FootageExecutionContext, install_leaf_fields, leaf_fields
 
 
 @strawberry.enum
@@ -148,8 +148,10 @@ fragment fields on Item {
 """
 
 
-def _schema(context_class: type) -> strawberry.Schema:
-    return strawberry.Schema(query=Query, execution_context_class=context_class)
+def _schema(context_class: type, **kwargs: Any) -> strawberry.Schema:
+    schema = strawberry.Schema(query=Query, execution_context_class=context_class, **kwargs)
+    install_leaf_fields(schema._schema)
+    return schema
 
 
 async def _answers(
@@ -158,12 +160,7 @@ async def _answers(
     variables = {"case": case, "skip": skip, "answer": answer, "times": 4}
     result = await schema.execute(DOCUMENT, variable_values=variables)
     errors = (
-        sorted(
-            (
-                (error.message, tuple(error.path or ()), str(error.locations))
-                for error in result.errors
-            ),
-        )
+        [(error.message, tuple(error.path or ()), str(error.locations)) for error in result.errors]
         if result.errors
         else None
     )
@@ -207,11 +204,7 @@ class _CountingMiddleware(SchemaExtension):
 
 
 async def test_middleware_sees_every_field() -> None:
-    schema = strawberry.Schema(
-        query=Query,
-        execution_context_class=FootageExecutionContext,
-        extensions=[_CountingMiddleware],
-    )
+    schema = _schema(FootageExecutionContext, extensions=[_CountingMiddleware])
     _CountingMiddleware.calls = 0
     result = await schema.execute('{ later(case: "plain") { name count colour at note } }')
     assert result.errors is None
@@ -232,3 +225,64 @@ async def test_seed_queries_answer_the_same_without_the_shortcut(
 
 _graphql_core_execute_fields = StrawberryGraphQLCoreExecutionContext.execute_fields
 assert execution.FootageExecutionContext.execute_fields is not _graphql_core_execute_fields
+
+
+# -- one field node, several object types (a fragment on an interface) --------------------------
+
+
+@strawberry.interface
+class Medium:
+    @strawberry.field
+    def url(self, expires_in: int = 60) -> str:
+        return f"{type(self).__name__} {expires_in}"
+
+
+@strawberry.type
+class Audio(Medium):
+    @strawberry.field
+    def url(self, expires_in: int = 60, disposition: str = "inline") -> str:
+        return f"audio {expires_in} {disposition}"
+
+
+@strawberry.type
+class Video(Medium):
+    @strawberry.field
+    def url(self, expires_in: int = 60, disposition: str = "attachment") -> str:
+        return f"video {expires_in} {disposition}"
+
+
+@strawberry.type
+class MediaQuery:
+    @strawberry.field
+    def media(self) -> list[Medium]:
+        return [Audio(), Video(), Audio()]
+
+
+async def test_arguments_are_coerced_per_field_not_only_per_node() -> None:
+    """One ``url`` node runs for Audio and for Video, whose fields differ in arguments and
+    defaults: each gets its own."""
+    document = "{ media { __typename ... on Medium { url(expiresIn: 5) } } }"
+    answers = []
+    for context_class in (StrawberryGraphQLCoreExecutionContext, FootageExecutionContext):
+        schema = strawberry.Schema(
+            query=MediaQuery, types=[Audio, Video], execution_context_class=context_class
+        )
+        install_leaf_fields(schema._schema)
+        result = await schema.execute(document)
+        assert result.errors is None
+        answers.append(result.data)
+    assert answers[0] == answers[1]
+    assert answers[1] == {
+        "media": [
+            {"__typename": "Audio", "url": "audio 5 inline"},
+            {"__typename": "Video", "url": "video 5 attachment"},
+            {"__typename": "Audio", "url": "audio 5 inline"},
+        ]
+    }
+
+
+async def test_a_schema_without_the_table_executes_as_graphql_core() -> None:
+    schema = strawberry.Schema(query=Query, execution_context_class=FootageExecutionContext)
+    assert await _answers(schema, "plain", False) == await _answers(
+        _schema(StrawberryGraphQLCoreExecutionContext), "plain", False
+    )
