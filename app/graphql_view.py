@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -34,6 +34,7 @@ from app.demo.queries import LIVE_NAMES, NAMES, document
 from app.errors import LimitExceeded, Unauthenticated, code_for_graphql_error
 from app.graphql_ws import FootageTransportWSHandler, FootageWebSocketAdapter, origin_allowed
 from app.live import LiveConnection
+from app.store.db_errors import is_busy
 
 if TYPE_CHECKING:  # Strawberry's own HTTP adapter type, from its dependency
     from cross_web import AsyncHTTPRequestAdapter
@@ -71,10 +72,15 @@ class FootageGraphQL(GraphQL[Context, None]):
             return LiveConnection(services, request, request_id=uuid.uuid4().hex)
         try:
             context = await build_context(services, request)
-        except (DBAPIError, SQLAlchemyTimeoutError, OSError) as failed:
+        except (DBAPIError, SQLAlchemyTimeoutError, ConnectionError) as failed:
             # The API key could not be looked up (the database is down, busy or out of
-            # connections): nothing ran; the client may retry.
-            log.warning("could not authenticate a request: %s", failed)
+            # connections): nothing ran; the client may retry. Anything else (a broken query)
+            # is a bug, answered as one.
+            if isinstance(failed, DBAPIError) and not (
+                isinstance(failed, OperationalError | InterfaceError) or is_busy(failed)
+            ):
+                raise
+            log.warning("could not authenticate a request", exc_info=failed)
             raise RefusedWithHeaders(
                 503,
                 "The API key could not be checked just now; retry shortly.",

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.demo.queries import document
 from app.main import create_app
+from app.store.db_errors import is_busy, is_rolled_back_for_retry
 from app.store.engine import make_engine
 from app.store.facade import Store
 from tests.conftest import Backend, ClientFactory, FreshDatabase, make_settings, running
@@ -147,3 +148,29 @@ async def test_a_key_lookup_the_database_fails_answers_503_service_unavailable(
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json()["errors"][0]["extensions"] == {"code": "SERVICE_UNAVAILABLE"}
+
+
+class _DriverError(Exception):
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("message", "sqlstate", "busy", "retry"),
+    [
+        ("database is locked", None, True, False),  # SQLite past busy_timeout
+        ("canceling statement due to statement timeout", "57014", True, False),
+        ("could not obtain lock on row", "55P03", True, False),
+        ("sorry, too many clients already", "53300", True, False),
+        ("deadlock detected", "40P01", False, True),
+        ("could not serialize access", "40001", False, True),
+        ("syntax error at or near", "42601", False, False),  # a bug: not to be retried
+        ("no such table: api_keys", None, False, False),
+    ],
+)
+def test_database_errors_that_mean_not_now(
+    message: str, sqlstate: str | None, busy: bool, retry: bool
+) -> None:
+    error = DBAPIError("SELECT 1", {}, _DriverError(message, sqlstate))
+    assert (is_busy(error), is_rolled_back_for_retry(error)) == (busy, retry)

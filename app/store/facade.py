@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Select, func, insert, literal, select, text, union_all, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.store import models
+from app.store.db_errors import is_busy
 from app.store.feed import ChangeFeedReads
 from app.store.lifecycle import LIFECYCLE_COLUMNS
 from app.store.records import (
@@ -256,10 +257,10 @@ class Store(ChangeFeedReads, Writes):
                         .where(models.ApiKey.id == record.id)
                         .values(last_used_at=now)
                     )
-                except OperationalError as error:
+                except DBAPIError as error:
                     # SQLite, another writer past busy_timeout: the key is valid all the same,
                     # and its last use is recorded by a later request.
-                    if "database is locked" not in str(error.orig):
+                    if connection.dialect.name != "sqlite" or not is_busy(error):
                         raise
             return record
 

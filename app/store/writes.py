@@ -23,11 +23,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVarTuple
 
 from sqlalchemy import Select, case, delete, false, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import BadUserInput, FootageError, NotFound, ServiceUnavailable
 from app.store import models
+from app.store.db_errors import is_busy, is_rolled_back_for_retry
 from app.store.dialects import upsert_into
 from app.store.feed import append_changes
 from app.store.idempotency import IdempotencyRequest, claim, settle
@@ -488,9 +489,13 @@ class Writes:
                 "A concurrent change conflicted with this request and nothing was written; "
                 "read the current state and retry."
             ) from None
-        except OperationalError as error:
-            # SQLite's one writer at a time: another held the lock past busy_timeout.
-            if "database is locked" not in str(error.orig):
+        except DBAPIError as error:
+            if is_rolled_back_for_retry(error):
+                raise WriteConflict(
+                    "A concurrent change conflicted with this request and nothing was written; "
+                    "retry."
+                ) from None
+            if not is_busy(error):
                 raise
             raise ServiceUnavailable(
                 "The database is busy with other writes and nothing was written; retry shortly.",
