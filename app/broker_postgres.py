@@ -156,6 +156,7 @@ class PostgresBroker:
         # NOTIFY batches on their way (publish does not wait for them); started in publish
         # order, they take the lock in that order, so other processes see changes in order.
         self._notifying: set[asyncio.Task[None]] = set()
+        self._closing = False
         self._supervisor: asyncio.Task[None] | None = None
         # How many times a LISTEN was established (observability, and tests of reconnection).
         self.connections = 0
@@ -183,6 +184,8 @@ class PostgresBroker:
         if not changes:
             return
         self._local.deliver(changes)
+        if self._closing:
+            return  # the server is stopping: its connection is going (the feed has these)
         if len(self._notifying) >= MAX_PENDING_NOTIFICATIONS:
             log.warning(
                 "%d NOTIFY batches already pending: %d change(s) not sent to other processes "
@@ -219,6 +222,7 @@ class PostgresBroker:
 
     async def close(self) -> None:
         # What was published before the close still goes out (each within the publish timeout).
+        self._closing = True
         await self.flush()
         if self._supervisor is not None:
             self._supervisor.cancel()

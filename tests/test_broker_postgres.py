@@ -409,3 +409,13 @@ async def test_a_mutation_on_one_server_reaches_a_subscriber_on_the_other(
     assert event["resultUuid"] == target
     assert event["result"]["status"] == "REJECTED"
     assert event["cursor"] is not None
+
+
+async def test_a_change_published_while_closing_is_delivered_locally_only(database: str) -> None:
+    broker = PostgresBroker(database)
+    await broker.start()
+    stream = broker.subscribe(workspace_id=1, topic=TOPIC_TEST, key=TEST_UUID)
+    await broker.close()
+    await broker.publish([change(1)])  # a request finishing during shutdown
+    assert broker._notifying == set()  # no NOTIFY left behind on a closed connection
+    await stream.aclose()
