@@ -20,6 +20,24 @@ def graphql_error_body(message: str, code: str, **extensions: object) -> bytes:
     return orjson.dumps({"errors": [error]})
 
 
+async def send_graphql_error(
+    send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Answer a request this middleware refuses before the app sees it: a JSON error body."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class RequestContextMiddleware:
     """Gives every HTTP request an id (a sane incoming ``X-Request-Id`` is kept), answers it in
     the response, and refuses bodies over ``max_body_bytes`` with 413 (BODY_TOO_LARGE), whether
@@ -70,17 +88,7 @@ class RequestContextMiddleware:
             "BODY_TOO_LARGE",
             limit=self.max_body_bytes,
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_graphql_error(send, 413, body)
 
 
 class _BodyTooLarge(Exception):
@@ -182,18 +190,7 @@ async def _overloaded(send: Send, reason: str) -> None:
     body = graphql_error_body(
         f"The server is busy ({reason}); retry shortly.", "OVERLOADED", retryAfter=1
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 503,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", b"1"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_graphql_error(send, 503, body, ((b"retry-after", b"1"),))
 
 
 @dataclass(slots=True)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -80,36 +82,45 @@ async def test_postgres_engine_carries_the_query_timeout_to_the_server(backend: 
     assert value == "2500ms"
 
 
+@asynccontextmanager
+async def sqlite_locked_by_another_writer(
+    fresh: FreshDatabase,
+) -> AsyncIterator[tuple[httpx.AsyncClient, sqlite3.Connection]]:
+    """A client of an app whose SQLite waits 50 ms for the write lock, which another connection
+    (another process, say) holds until the block ends; the holder is yielded too."""
+    if fresh.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL has row locks, not one writer at a time")
+    database = fresh.engine.url.database
+    assert database is not None
+    impatient = make_engine(str(fresh.engine.url), sqlite_busy_timeout=0.05)
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        async with running(create_app(fresh.settings, engine=impatient)) as client:
+            client.headers["Authorization"] = f"Bearer {fresh.key}"
+            yield client, holder
+    finally:
+        holder.close()
+        await impatient.dispose()
+
+
 async def test_a_write_that_waits_out_sqlites_lock_is_service_unavailable(
     fresh_database: FreshDatabase,
 ) -> None:
     """SQLite has one writer at a time: a mutation that finds the lock held past the busy
     timeout answers SERVICE_UNAVAILABLE (retry), not INTERNAL, and writes nothing."""
-    if fresh_database.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL has row locks, not one writer at a time")
-    database = fresh_database.engine.url.database
-    assert database is not None
-    impatient = make_engine(str(fresh_database.engine.url), sqlite_busy_timeout=0.05)
-    app = create_app(fresh_database.settings, engine=impatient)
-    holder = sqlite3.connect(database, isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")  # another process writing
-        async with running(app) as client:
-            client.headers["Authorization"] = f"Bearer {fresh_database.key}"
-            body = await gql(
-                client,
-                'mutation { createUserTest(input: {name: "Busy"}) { userTestUuid } }',
-                expect_errors=True,
-            )
+    async with sqlite_locked_by_another_writer(fresh_database) as (client, holder):
+        body = await gql(
+            client,
+            'mutation { createUserTest(input: {name: "Busy"}) { userTestUuid } }',
+            expect_errors=True,
+        )
         holder.execute("ROLLBACK")
-        assert error_codes(body) == ["SERVICE_UNAVAILABLE"]
-        assert body["errors"][0]["extensions"]["retryAfter"] == 1
-        assert not (body.get("data") or {}).get("createUserTest")
         named = holder.execute("SELECT count(*) FROM user_tests WHERE name = 'Busy'").fetchone()
-        assert named == (0,)
-    finally:
-        holder.close()
-        await impatient.dispose()
+    assert error_codes(body) == ["SERVICE_UNAVAILABLE"]
+    assert body["errors"][0]["extensions"]["retryAfter"] == 1
+    assert not (body.get("data") or {}).get("createUserTest")
+    assert named == (0,)
 
 
 async def test_a_key_whose_last_use_cannot_be_recorded_still_authenticates(
@@ -117,23 +128,9 @@ async def test_a_key_whose_last_use_cannot_be_recorded_still_authenticates(
 ) -> None:
     """The key's last-use update is a write: with SQLite's lock held elsewhere it is skipped
     (a later request records it) and the request is answered."""
-    if fresh_database.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL has row locks, not one writer at a time")
-    database = fresh_database.engine.url.database
-    assert database is not None
-    impatient = make_engine(str(fresh_database.engine.url), sqlite_busy_timeout=0.05)
-    app = create_app(fresh_database.settings, engine=impatient)
-    holder = sqlite3.connect(database, isolation_level=None)
-    try:
-        holder.execute("BEGIN IMMEDIATE")
-        async with running(app) as client:
-            client.headers["Authorization"] = f"Bearer {fresh_database.key}"
-            body = await gql(client, '{ userTest(uuid: "ut_unknown") { id } }')
-        holder.execute("ROLLBACK")
-        assert body == {"data": {"userTest": None}}
-    finally:
-        holder.close()
-        await impatient.dispose()
+    async with sqlite_locked_by_another_writer(fresh_database) as (client, _holder):
+        body = await gql(client, '{ userTest(uuid: "ut_unknown") { id } }')
+    assert body == {"data": {"userTest": None}}
 
 
 async def test_a_key_lookup_the_database_fails_answers_503_service_unavailable(
