@@ -19,7 +19,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 BUDGET = 0.005
 MAX_BATCH = 1_024
@@ -35,6 +38,7 @@ class Pacer:
         self._queue: deque[asyncio.Future[None]] = deque()
         self._batch = 8
         self._releasing = False
+        self.released = 0  # steps that waited for their turn, since start (tests, diagnosis)
 
     async def pause(self) -> None:
         if not self._queue and self._clock() - self._since < self.budget:
@@ -45,6 +49,25 @@ class Pacer:
             self._releasing = True
             asyncio.get_running_loop().call_soon(self._release)
         await waiter
+
+    def pace(self, items: Iterable[T]) -> Iterator[T | Any]:
+        """``items``, for graphql-core to complete one by one in this loop iteration while the
+        budget lasts (counted from the first item, or from now if the pacer released last), and
+        after that as awaitables that wait their turn (``pause``), so the rest of the list
+        completes over later iterations. Behind others already waiting, everything waits."""
+        iterator = iter(items)
+        started = self._clock()
+        if not self._queue:
+            for item in iterator:
+                yield item
+                if self._clock() - started >= self.budget:
+                    break
+        for item in iterator:
+            yield self._after_pause(item)
+
+    async def _after_pause(self, item: T) -> T:
+        await self.pause()
+        return item
 
     def _release(self) -> None:
         """A callback of its own, so it runs after the steps it released last time: the time
@@ -62,7 +85,28 @@ class Pacer:
             if not waiter.done():  # a cancelled request's step is not waited for
                 waiter.set_result(None)
                 released += 1
+        self.released += released
         if self._queue:
             asyncio.get_running_loop().call_soon(self._release)
         else:
             self._releasing = False
+
+
+class PacedList(list[T]):
+    """A list that graphql-core completes at ``pacer``'s pace (``Pacer.pace``) when it
+    iterates it: the items of a page whose fields complete without awaiting (a connection's
+    edges) would otherwise all complete in one loop iteration. Indexing and ``len`` are a
+    list's; iterating outside a running loop would hand out coroutines, so Python code that
+    needs the items uses ``plain()``."""
+
+    __slots__ = ("_pacer",)
+
+    def __init__(self, items: Iterable[T], pacer: Pacer) -> None:
+        super().__init__(items)
+        self._pacer = pacer
+
+    def __iter__(self) -> Iterator[T]:
+        return self._pacer.pace(super().__iter__())
+
+    def plain(self) -> list[T]:
+        return list(super().__iter__())

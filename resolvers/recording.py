@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -156,35 +157,80 @@ class TestSessionRecording(Node):
     async def build(cls, info: AnyInfo, record: RecordingRecord) -> TestSessionRecording:
         """``from_record``, plus what the field's selection needs of the recording's media,
         transcript and URLs (resolvers.recording_selection): fetched here, so that every
-        recording of a page asks in the same tick and the page's URLs are minted in one batch.
+        recording of a list asks in the same tick and their URLs are minted in one batch.
 
         Every field of a recording that reads through a loader must be fetched here: the pause
-        below spreads the page's recordings over several loop iterations, and a load made after
+        below spreads sibling recordings over several loop iterations, and a load made after
         it would be split into as many batches (tests/test_query_counts.py would say so)."""
         recording = cls.from_record(record)
         wanted = recording_selection(info)
         if wanted.anything:
-            await recording._prefetch(info.context, wanted)
+            await cls.prefetch(info.context, [(recording, wanted)])
         # graphql-core completes this recording's fields as soon as this returns, and every
-        # recording of the page returns in the same tick: spread them (app.pacing).
+        # sibling returns in the same tick: spread them (app.pacing).
         await info.context.pacer.pause()
         return recording
 
-    async def _prefetch(self, context: Context, wanted: RecordingSelection) -> None:
+    @classmethod
+    async def build_page(
+        cls,
+        context: Context,
+        result_ids: Sequence[int],
+        selections: Mapping[str, RecordingSelection],
+    ) -> dict[int, dict[str, TestSessionRecording | None]]:
+        """The recordings of a page of results, by result id and kind, for the kinds selected
+        (``selections``, resolvers.recording_selection.page_recordings_selection), each with
+        what its selection needs: one batch of recordings, one of media (and of transcripts),
+        one of URLs, whatever the page size. The recording fields then answer synchronously,
+        so graphql-core completes the page without a coroutine per result."""
+        lists = await context.loaders.recordings_by_result_id.load_many(result_ids)
+        built: dict[int, dict[str, TestSessionRecording | None]] = {}
+        chosen: list[tuple[TestSessionRecording, RecordingSelection]] = []
+        for result_id, records in zip(result_ids, lists, strict=True):
+            by_kind: dict[str, TestSessionRecording | None] = {}
+            for kind, wanted in selections.items():
+                record = next((r for r in records if r.kind == kind), None)
+                recording = None if record is None else cls.from_record(record)
+                by_kind[kind] = recording
+                if recording is not None and wanted.anything:
+                    chosen.append((recording, wanted))
+            built[result_id] = by_kind
+        if chosen:
+            await cls.prefetch(context, chosen)
+        return built
+
+    @staticmethod
+    async def prefetch(
+        context: Context, chosen: Sequence[tuple[TestSessionRecording, RecordingSelection]]
+    ) -> None:
+        """Fetch what each recording's selection needs: its media and transcript (every load
+        asked before any is awaited: one batch each) and then all their URLs in one batch."""
         loaders = context.loaders
-        # Both asked for before either is awaited: one batch each for the page.
-        media = (
-            loaders.attached_media_by_recording_id.load(self._id) if wanted.needs_media else None
-        )
-        document = (
-            loaders.transcription_by_recording_id.load(self._id) if wanted.transcription else None
-        )
-        if media is not None:
-            self._media = await media
-        if document is not None:
-            transcript = await document
-            self._document = None if transcript is None else transcript.document
-            self._document_fetched = True
+        media = [
+            loaders.attached_media_by_recording_id.load(recording._id)
+            if wanted.needs_media
+            else None
+            for recording, wanted in chosen
+        ]
+        documents = [
+            loaders.transcription_by_recording_id.load(recording._id)
+            if wanted.transcription
+            else None
+            for recording, wanted in chosen
+        ]
+        targets: list[UrlTarget] = []
+        for (recording, wanted), records, document in zip(chosen, media, documents, strict=True):
+            if records is not None:
+                recording._media = await records
+            if document is not None:
+                transcript = await document
+                recording._document = None if transcript is None else transcript.document
+                recording._document_fetched = True
+            targets += recording._url_targets(wanted)
+        await prefetch(context, targets, always=any(wanted.signs for _, wanted in chosen))
+
+    def _url_targets(self, wanted: RecordingSelection) -> list[UrlTarget]:
+        """The URLs ``wanted`` asks of this recording and its media (fetched before)."""
         self._urls = {}
         targets = [UrlTarget(self._urls, self._storage_key, self._names, wanted.urls)]
         for name in wanted.legacy:
@@ -210,7 +256,7 @@ class TestSessionRecording(Node):
                     for media in kept
                     if media.status == MediaStatus.SUCCESS.name
                 ]
-        await prefetch(context, targets, always=wanted.signs)
+        return targets
 
     def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]:
         return minted(context, self._urls, key, self._storage_key, self._names)

@@ -11,7 +11,7 @@ misses still works: the field mints lazily (resolvers.signed_url).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -86,18 +86,38 @@ class RecordingSelection:
 AnyInfo: TypeAlias = strawberry.Info[Context, None] | GraphQLResolveInfo[Context]
 
 
+# The fields of ``UserTestResultRecordings`` that return a recording, by kind.
+RECORDING_KINDS = ("download", "screen", "camera", "audio")
+
+
+def page_recordings_selection(info: AnyInfo) -> dict[str, RecordingSelection]:
+    """What the items of a results connection (the field being resolved) select of their
+    recordings, by kind: ``edges { node { recordings { download { ... } } } }`` through
+    fragments, directives and aliases, every alias of a kind merged into one selection (a
+    recording built for it serves each alias). Empty when no recording is selected."""
+    found = _planned(info, "UserTestResultConnection", _Walk.page)
+    assert isinstance(found, dict)
+    return found
+
+
 def recording_selection(info: AnyInfo) -> RecordingSelection:
     """What the field being resolved (one returning a ``TestSessionRecording``) selects. Every
     item of a list shares its field nodes, so a page works this out once."""
+    found = _planned(info, "TestSessionRecording", _Walk.recording)
+    assert isinstance(found, RecordingSelection)
+    return found
+
+
+def _planned(info: AnyInfo, kind: str, walk: Callable[[_Walk, list[FieldNode]], object]) -> object:
+    """``walk`` over the field's nodes, once per request and field nodes (context.plans)."""
     # Strawberry's Info wraps graphql-core's (the field nodes and coerced variables are there);
     # a direct resolver (resolvers.direct) has graphql-core's own.
     raw = info._raw_info if isinstance(info, strawberry.Info) else info
-    key = ("TestSessionRecording", *map(id, raw.field_nodes))
+    key = (kind, *map(id, raw.field_nodes))
     plans = info.context.plans
     found = plans.get(key)
     if found is None:
-        found = plans[key] = _Walk(raw).recording(raw.field_nodes)
-    assert isinstance(found, RecordingSelection)
+        found = plans[key] = walk(_Walk(raw), raw.field_nodes)
     return found
 
 
@@ -107,6 +127,19 @@ class _Walk:
         # Strawberry hands resolvers the coerced dict, graphql-core its VariableValues.
         values: Any = raw.variable_values
         self.variables = VariableValues({}, getattr(values, "coerced", values))
+
+    def page(self, nodes: Iterable[FieldNode]) -> dict[str, RecordingSelection]:
+        kinds: dict[str, list[FieldNode]] = {}
+        for parent, name in (
+            ("UserTestResultConnection", "edges"),
+            ("UserTestResultEdge", "node"),
+            ("UserTestResult", "recordings"),
+        ):
+            nodes = [f for f in self._fields(nodes, self._type(parent)) if f.name.value == name]
+        for field in self._fields(nodes, self._type("UserTestResultRecordings")):
+            if field.name.value in RECORDING_KINDS:
+                kinds.setdefault(field.name.value, []).append(field)
+        return {kind: self.recording(fields) for kind, fields in kinds.items()}
 
     def recording(self, nodes: Iterable[FieldNode]) -> RecordingSelection:
         recording_type = self._type("TestSessionRecording")

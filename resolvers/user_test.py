@@ -6,9 +6,12 @@ import strawberry
 
 from app.context import Context
 from app.ids import to_global_id
+from app.pacing import PacedList
 from app.store.records import UserTestRecord
 from resolvers.node import Node
 from resolvers.pagination import PageInfo, encode_cursor, page_request
+from resolvers.recording import TestSessionRecording
+from resolvers.recording_selection import page_recordings_selection
 from resolvers.user_test_result import UserTestResult
 
 
@@ -79,14 +82,29 @@ class UserTest(Node):
         has_more = len(records) > size
         if has_more:
             records = records[1:] if request.backward else records[:size]
-        edges = [
-            UserTestResultEdge(cursor=encode_cursor(r.id), node=UserTestResult.from_record(r))
-            for r in records
-        ]
+        built: dict[int, dict[str, TestSessionRecording | None]] = {}
+        selections = page_recordings_selection(info)
+        if selections and records:
+            built = await TestSessionRecording.build_page(
+                info.context, [r.id for r in records], selections
+            )
+        edges = PacedList(
+            [
+                UserTestResultEdge(
+                    cursor=encode_cursor(r.id), node=UserTestResult.from_record(r, built.get(r.id))
+                )
+                for r in records
+            ],
+            info.context.pacer,
+        )
         page_info = PageInfo(
             has_next_page=has_more if not request.backward else request.before is not None,
             has_previous_page=has_more if request.backward else request.after is not None,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         )
+        if built:
+            # graphql-core completes the whole page from here without awaiting: start it on a
+            # fresh loop iteration, and let the edges spread it over several (app.pacing).
+            await info.context.pacer.pause()
         return UserTestResultConnection(edges=edges, page_info=page_info, _user_test_id=self._id)

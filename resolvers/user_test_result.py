@@ -33,6 +33,9 @@ class Participant:
 @strawberry.type(description="The recordings of one session, by kind.")
 class UserTestResultRecordings:
     _result_id: strawberry.Private[int]
+    # Built ahead by the results connection (TestSessionRecording.build_page), by kind, for
+    # the kinds its selection names; any other kind is built when resolved.
+    _built: strawberry.Private[dict[str, TestSessionRecording | None] | None] = None
 
     async def recording(self, info: Any, kind: str) -> TestSessionRecording | None:
         """The recording of ``kind``, built with what its selection needs (``info``: Strawberry's
@@ -79,7 +82,12 @@ class UserTestResult(Node):
     _user_test_id: strawberry.Private[int]
 
     @classmethod
-    def from_record(cls, record: ResultRecord) -> UserTestResult:
+    def from_record(
+        cls,
+        record: ResultRecord,
+        recordings: dict[str, TestSessionRecording | None] | None = None,
+    ) -> UserTestResult:
+        """``recordings``: built ahead by kind (see UserTestResultRecordings)."""
         return cls(
             id=strawberry.ID(to_global_id("UserTestResult", record.uuid)),
             pk=record.id,
@@ -90,7 +98,7 @@ class UserTestResult(Node):
             participant=(
                 Participant.from_record(record.participant) if record.participant else None
             ),
-            recordings=UserTestResultRecordings(_result_id=record.id),
+            recordings=UserTestResultRecordings(_result_id=record.id, _built=recordings),
             _user_test_id=record.user_test_id,
         )
 
@@ -107,6 +115,9 @@ class UserTestResult(Node):
 
 def _recording_resolver(kind: str) -> Callable[..., Any]:
     def resolve(source: UserTestResultRecordings, info: Any) -> Any:
+        built = source._built
+        if built is not None and kind in built:
+            return built[kind]
         return source.recording(info, kind)
 
     return resolve

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from typing import Any
 
-from app.pacing import Pacer
+from app.pacing import PacedList, Pacer
 
 
 async def test_pacer_lets_the_loop_run_between_budgeted_runs_of_steps() -> None:
@@ -39,3 +41,32 @@ async def test_pacer_does_not_yield_within_its_budget() -> None:
     asyncio.get_running_loop().call_soon(order.append, "loop")
     await asyncio.gather(*tasks)
     assert order == ["s0", "s1", "s2", "s3", "s4", "loop"]
+
+
+async def test_paced_list_hands_out_awaitables_once_the_budget_is_spent() -> None:
+    clock = [0.0]
+    pacer = Pacer(budget=2.5, clock=lambda: clock[0])
+    items = PacedList(range(6), pacer)
+    handed: list[Any] = []
+    for item in items:  # as graphql-core completes a list: each item costs its own work
+        handed.append(item)
+        clock[0] += 1.0
+    assert handed[:3] == [0, 1, 2]
+    assert all(inspect.isawaitable(item) for item in handed[3:])
+    order: list[str] = []
+    asyncio.get_running_loop().call_soon(order.append, "loop")
+    assert await asyncio.gather(*handed[3:]) == [3, 4, 5]
+    # Indexing, len and plain() are a list's.
+    assert (items[4], len(items), items.plain()) == (4, 6, [0, 1, 2, 3, 4, 5])
+
+
+async def test_paced_list_waits_behind_steps_already_waiting() -> None:
+    clock = [0.0]
+    pacer = Pacer(budget=2.0, clock=lambda: clock[0])
+    clock[0] = 5.0  # over budget since the pacer last released: the next step queues
+    first = asyncio.ensure_future(pacer.pause())
+    await asyncio.sleep(0)
+    handed = list(iter(PacedList(["a", "b"], pacer)))
+    assert all(inspect.isawaitable(item) for item in handed)
+    assert await asyncio.gather(*handed) == ["a", "b"]
+    await first
