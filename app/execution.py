@@ -1,4 +1,4 @@
-"""graphql-core's executor with a shorter path for leaf fields.
+"""graphql-core's executor with shorter paths for leaf fields and for objects.
 
 For every field it executes, graphql-core builds a response path and a ``GraphQLResolveInfo``
 (14 values), coerces the field's arguments from the document again, calls the resolver, and
@@ -21,10 +21,25 @@ Two shortcuts, both for fields whose type is a scalar or an enum (possibly non-n
   errors and nulls go through graphql-core's own methods (``complete_awaitable_value``,
   ``handle_field_error``).
 
-Object, list and abstract fields are graphql-core's entirely. Middleware (none in Footage today)
-switches both shortcuts off, since it must see every resolver call. The table of leaf fields is
-made once per schema, after its resolvers are installed (``install_leaf_fields``, called by
-``app.schema.build_schema``); a schema without it executes as graphql-core does.
+And three for objects (a page has about 1,000 of them: edges, results, recordings, language
+groups, media items):
+
+- **Objects of a known class**: a value whose class is exactly the Strawberry class of the
+  expected object type (and not cast to another type) has its sub-fields executed at once
+  (``complete_value``), without the walk over the type's wrappers and kinds, ``is_type_of`` and
+  the incremental-delivery layers. Strawberry's own ``is_type_of`` accepts such a value; types
+  with any other ``is_type_of``, generic types and anything under ``@defer`` are graphql-core's.
+- **Plain object fields** (a resolver-less attribute of such a type): read and executed
+  directly, no info or resolver call. A null in a non-null field, an attribute that raises or a
+  value of another class falls back to graphql-core's path for that field.
+- **Resolvers that ignore the path** (marked by ``ignores_path``; ``resolvers.direct`` marks its
+  own): the items of one field node share one info (the path is the only part of an info that
+  differs between them), and arguments are coerced once, as for leaves.
+
+Lists and abstract types are otherwise graphql-core's. Middleware (none in Footage today)
+switches every shortcut off, since it must see every resolver call. The tables are made once
+per schema, after its resolvers are installed (``install_leaf_fields``, called by
+``app.schema.build_schema``); a schema without them executes as graphql-core does.
 ``tests/test_execution.py`` compares the answers and errors with graphql-core's executor case by
 case.
 
@@ -51,6 +66,8 @@ from graphql import (
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
 
 _TYPENAME = "__typename"
@@ -68,8 +85,37 @@ class LeafField(NamedTuple):
 
 LeafFields = dict[str, dict[str, LeafField]]  # type name -> field name -> how
 
-# Where the table lives: the graphql-core schema's own extensions (not printed in the SDL).
+
+class ObjectField(NamedTuple):
+    """A plain attribute field whose type is an object type (possibly non-null)."""
+
+    attribute: str
+    field: GraphQLField
+    object_type: GraphQLObjectType
+
+
+ObjectFields = dict[str, dict[str, ObjectField]]  # type name -> field name -> how
+# Object types whose values are completed without graphql-core's type walk: the Python class
+# whose instances (exactly, not cast) are values of the type.
+ObjectOrigins = dict[GraphQLObjectType, type]
+
+# Where the tables live: the graphql-core schema's own extensions (not printed in the SDL).
 LEAF_FIELDS = "footage.leaf_fields"
+OBJECT_FIELDS = "footage.object_fields"
+OBJECT_ORIGINS = "footage.object_origins"
+# A resolver marked so (``ignores_path``) never reads ``info.path``, the one part of an info
+# that differs between the items of a list: every item of a field node gets the same info.
+IGNORES_PATH = "_footage_ignores_path"
+
+
+def ignores_path(resolve: Any) -> Any:
+    """Mark ``resolve`` as never reading ``info.path`` (see IGNORES_PATH)."""
+    setattr(resolve, IGNORES_PATH, True)
+    return resolve
+
+
+_FALLBACK: Any = object()  # a shortcut declined: graphql-core's own path answers
+_NONE: dict[str, Any] = {}
 
 
 def _attribute(field: GraphQLField) -> str | None:
@@ -138,9 +184,50 @@ def leaf_fields(schema: GraphQLSchema) -> LeafFields:
     }
 
 
+def object_origins(schema: GraphQLSchema) -> ObjectOrigins:
+    """The schema's Strawberry object types whose values can be recognised by their exact
+    class: no ``is_type_of``, or Strawberry's own (which accepts an instance of the type's
+    class that is not cast to another type). Generic types are left out."""
+    found: ObjectOrigins = {}
+    for name, named_type in schema.type_map.items():
+        if not isinstance(named_type, GraphQLObjectType) or name.startswith("__"):
+            continue
+        definition = (named_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if not isinstance(definition, StrawberryObjectDefinition) or definition.concrete_of:
+            continue
+        if definition.is_graphql_generic:
+            continue
+        is_type_of = named_type.is_type_of
+        if is_type_of is not None and is_type_of.__module__ != GraphQLCoreConverter.__module__:
+            continue
+        found[named_type] = definition.origin
+    return found
+
+
+def object_fields(schema: GraphQLSchema, origins: ObjectOrigins) -> ObjectFields:
+    """Plain attribute fields whose type is one of ``origins``' object types."""
+    table: ObjectFields = {}
+    for name, named_type in schema.type_map.items():
+        if not isinstance(named_type, GraphQLObjectType) or name.startswith("__"):
+            continue
+        for field_name, field in named_type.fields.items():
+            field_type = field.type
+            inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+            attribute = _attribute(field)
+            if attribute is not None and isinstance(inner, GraphQLObjectType) and inner in origins:
+                table.setdefault(name, {})[field_name] = ObjectField(attribute, field, inner)
+    return table
+
+
 def install_leaf_fields(schema: GraphQLSchema) -> None:
-    """Give ``schema`` its table (once its resolvers are final)."""
-    schema.extensions = {**(schema.extensions or {}), LEAF_FIELDS: leaf_fields(schema)}
+    """Give ``schema`` its tables (once its resolvers are final)."""
+    origins = object_origins(schema)
+    schema.extensions = {
+        **(schema.extensions or {}),
+        LEAF_FIELDS: leaf_fields(schema),
+        OBJECT_FIELDS: object_fields(schema, origins),
+        OBJECT_ORIGINS: origins,
+    }
 
 
 def _probe(*_: Any, **__: Any) -> None:
@@ -153,8 +240,13 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         # Strawberry always passes a manager; it wraps resolvers only when it has middleware.
         wraps = manager is not None and manager.get_field_resolver(_probe) is not _probe
-        table: LeafFields = (self.schema.extensions or {}).get(LEAF_FIELDS, {})
+        extensions = self.schema.extensions or {}
+        table: LeafFields = extensions.get(LEAF_FIELDS, {})
         self._leaves = {} if wraps else table
+        self._objects: ObjectFields = {} if wraps else extensions.get(OBJECT_FIELDS, {})
+        self._origins: ObjectOrigins = {} if wraps else extensions.get(OBJECT_ORIGINS, {})
+        # Infos shared by the items of a field node, for IGNORES_PATH resolvers.
+        self._infos: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
         # Coerced arguments by (field node, field): one node can be executed for several
         # object types (a fragment on an interface), whose fields may differ in arguments.
         self._arguments: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
@@ -206,6 +298,15 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 elif field_name == _TYPENAME:
                     results[response_name] = parent_type.name
                     continue
+                elif position_context is None:
+                    result = self._shortcut_field(
+                        parent_type, source_value, field_details_list, path, response_name
+                    )
+                    if result is not _FALLBACK:
+                        results[response_name] = result
+                        if is_awaitable(result):
+                            awaitable_fields.append(response_name)
+                        continue
                 result = self.execute_field(
                     parent_type,
                     source_value,
@@ -225,6 +326,128 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return results
         return self._gather_fields(results, awaitable_fields)
 
+    def _shortcut_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path | None,
+        response_name: str,
+    ) -> Any:
+        """A non-leaf field answered as graphql-core's ``execute_field`` would, with less of
+        its work: a plain attribute holding an object of the field's type has its sub-fields
+        executed directly (no info, no resolver call, no type walk); a resolver that ignores
+        the path gets the info its field node's other items got. ``_FALLBACK`` otherwise."""
+        field_name = field_details_list[0].node.name.value
+        field_path = Path(path, response_name, parent_type.name)
+        plain = self._objects.get(parent_type.name, _NONE).get(field_name)
+        if plain is not None:
+            return self._plain_object(plain, source, field_details_list, field_path)
+        field = parent_type.fields.get(field_name)
+        if field is None or not getattr(field.resolve, IGNORES_PATH, False):
+            return _FALLBACK
+        return_type = field.type
+        try:
+            first = field_details_list[0]
+            args = self._arguments_of(field, first) if field.args or first.node.arguments else {}
+            info = self._shared_info(field, field_details_list, parent_type, field_path)
+            assert field.resolve is not None
+            result = field.resolve(source, info, **args)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, field_path, result, None
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, field_path, result, None
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, field_path)
+            return None
+        if self.is_awaitable(completed):
+            return self._awaited(completed, return_type, field_details_list, field_path)
+        return completed
+
+    def _plain_object(
+        self, plain: ObjectField, source: Any, field_details_list: Any, field_path: Path
+    ) -> Any:
+        try:
+            value = getattr(source, plain.attribute)
+        except Exception:
+            return _FALLBACK  # graphql-core's path reports it, located
+        if value is None:
+            return _FALLBACK if isinstance(plain.field.type, GraphQLNonNull) else None
+        object_type = plain.object_type
+        if type(value) is not self._origins[object_type] or (
+            get_strawberry_type_cast(value) is not None
+        ):
+            return _FALLBACK
+        grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
+        if defer_usages:
+            return _FALLBACK
+        try:
+            completed = self.execute_fields(object_type, value, field_path, grouped_field_set, None)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, plain.field.type, field_details_list, field_path)
+            return None
+        if self.is_awaitable(completed):
+            return self._awaited(completed, plain.field.type, field_details_list, field_path)
+        return completed
+
+    async def _awaited(
+        self, completed: Any, return_type: Any, field_details_list: Any, path: Path
+    ) -> Any:
+        # As execute_field awaits a completion that returned an awaitable.
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
+    def _shared_info(
+        self, field: GraphQLField, field_details_list: Any, parent_type: Any, path: Path
+    ) -> Any:
+        """One info per field node group and parent type (the first item's path), for
+        resolvers that ignore the path. The group is kept with it, so its id stays unique."""
+        key = (id(field_details_list), id(parent_type))
+        known = self._infos.get(key)
+        if known is not None and known[0] is field_details_list and known[1] is parent_type:
+            return known[2]
+        info = self.build_resolve_info(
+            field, [details.node for details in field_details_list], parent_type, path
+        )
+        self._infos[key] = (field_details_list, parent_type, info)
+        return info
+
+    def complete_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's, but an object of a known class (``object_origins``) has its
+        sub-fields executed at once, without the walk over the type's wrappers and kinds."""
+        if position_context is None and result is not None:
+            object_type = (
+                return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+            )
+            origin = self._origins.get(object_type)
+            if (
+                origin is not None
+                and type(result) is origin
+                and get_strawberry_type_cast(result) is None
+            ):
+                grouped_field_set, defer_usages, _ = self.collect_subfields(
+                    object_type, field_details_list
+                )
+                if not defer_usages:
+                    return self.execute_fields(object_type, result, path, grouped_field_set, None)
+        return super().complete_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
     def _resolve_leaf(
         self,
         how: LeafField,
@@ -239,9 +462,12 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             first = field_details_list[0]
             node = first.node
             args = self._arguments_of(field, first) if field.args or node.arguments else {}
-            info = self.build_resolve_info(
-                field, [details.node for details in field_details_list], parent_type, path
-            )
+            if getattr(field.resolve, IGNORES_PATH, False):
+                info = self._shared_info(field, field_details_list, parent_type, path)
+            else:
+                info = self.build_resolve_info(
+                    field, [details.node for details in field_details_list], parent_type, path
+                )
             assert field.resolve is not None
             result = field.resolve(source, info, **args)
             if self.is_awaitable(result):

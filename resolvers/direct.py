@@ -14,6 +14,7 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLObjectType
 
+from app.execution import ignores_path
 from resolvers import attached_media, recording, user_test_result
 
 DIRECT_RESOLVERS = {
@@ -28,4 +29,5 @@ def install_direct_resolvers(schema: strawberry.Schema) -> None:
         found = schema._schema.get_type(type_name)
         assert isinstance(found, GraphQLObjectType), type_name
         for field_name, resolve in resolvers.items():
-            found.fields[field_name].resolve = resolve
+            # None of them reads info.path: the executor may share one info per field node.
+            found.fields[field_name].resolve = ignores_path(resolve)

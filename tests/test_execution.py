@@ -158,7 +158,11 @@ async def _answers(
     schema: strawberry.Schema, case: str, skip: bool, answer: str = "one"
 ) -> tuple[Any, Any]:
     variables = {"case": case, "skip": skip, "answer": answer, "times": 4}
-    result = await schema.execute(DOCUMENT, variable_values=variables)
+    return _outcome(await schema.execute(DOCUMENT, variable_values=variables))
+
+
+def _outcome(result: Any) -> tuple[Any, Any]:
+    """The data, and each error's message, path and locations (in the order raised)."""
     errors = (
         [(error.message, tuple(error.path or ()), str(error.locations)) for error in result.errors]
         if result.errors
@@ -218,12 +222,14 @@ async def test_seed_queries_answer_the_same_without_the_shortcut(
     body = {"query": document(name)}
     with_shortcut = (await client.post("/graphql", json=body)).json()
     monkeypatch.setattr(FootageExecutionContext, "execute_fields", _graphql_core_execute_fields)
+    monkeypatch.setattr(FootageExecutionContext, "complete_value", _graphql_core_complete_value)
     without = (await client.post("/graphql", json=body)).json()
     assert "errors" not in with_shortcut
     assert with_shortcut == without
 
 
 _graphql_core_execute_fields = StrawberryGraphQLCoreExecutionContext.execute_fields
+_graphql_core_complete_value = StrawberryGraphQLCoreExecutionContext.complete_value
 assert execution.FootageExecutionContext.execute_fields is not _graphql_core_execute_fields
 
 
@@ -286,3 +292,177 @@ async def test_a_schema_without_the_table_executes_as_graphql_core() -> None:
     assert await _answers(schema, "plain", False) == await _answers(
         _schema(StrawberryGraphQLCoreExecutionContext), "plain", False
     )
+
+
+# -- object fields and list items of Strawberry types: sub-fields executed directly ----------
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Leaf(Named):  # an interface's implementation has an is_type_of, checked
+    name: str
+    size: int
+
+
+@strawberry.type
+class Bare:  # no interface: graphql-core checks nothing
+    size: int
+
+
+@strawberry.type
+class Branch:
+    leaf: Leaf | None
+    must: Leaf
+    bare: Bare | None
+    leaves: list[Leaf]
+    maybe_leaves: list[Leaf | None] | None
+    child: Branch | None = None
+
+    @strawberry.field
+    async def later_leaf(self) -> Leaf | None:
+        return self.leaf
+
+    @strawberry.field
+    def shared(self, info: strawberry.Info) -> list[Leaf]:
+        return self.leaves
+
+
+class _LeafLike:
+    name = "duck"
+    size = 3
+
+
+class _RaisingBranch:
+    leaf = None
+    bare = None
+    leaves = ()
+    maybe_leaves = None
+    child = None
+
+    @property
+    def must(self) -> Any:
+        raise RuntimeError("broken attribute")
+
+
+def _branch(**changes: Any) -> Branch:
+    values: dict[str, Any] = {
+        "leaf": Leaf(name="a", size=1),
+        "must": Leaf(name="b", size=2),
+        "bare": Bare(size=5),
+        "leaves": [Leaf(name="c", size=3), Leaf(name="d", size=4)],
+        "maybe_leaves": [Leaf(name="e", size=5), None],
+        "child": Branch(
+            leaf=None, must=Leaf(name="f", size=6), bare=None, leaves=[], maybe_leaves=None
+        ),
+    }
+    return Branch(**{**values, **changes})
+
+
+BRANCHES: dict[str, Any] = {
+    "plain": _branch(),
+    "null_non_null_object": _branch(must=None),
+    "null_item_in_non_null_list": _branch(leaves=[Leaf(name="c", size=3), None]),
+    "duck_typed_leaf": _branch(leaf=_LeafLike()),
+    "duck_typed_bare": _branch(bare=_LeafLike()),
+    "cast_to_another_type": _branch(leaf=strawberry.cast(Bare, Leaf(name="x", size=1))),
+    "error_deep_in_non_null": _branch(must=Leaf(name="b", size="big")),  # type: ignore[arg-type]
+    "error_in_list_item": _branch(leaves=[Leaf(name=None, size=1)]),  # type: ignore[arg-type]
+    "raising_attribute": _RaisingBranch(),
+    "not_a_list": _branch(leaves=Leaf(name="c", size=3)),
+}
+
+
+@strawberry.type
+class BranchQuery:
+    @strawberry.field
+    def branch(self, case: str) -> Branch | None:
+        return BRANCHES[case]  # type: ignore[no-any-return]
+
+
+BRANCH_DOCUMENT = """
+query ($case: String!) {
+  branch(case: $case) {
+    leaf { ...named size }
+    must { name size __typename }
+    bare { size }
+    leaves { ...named }
+    maybeLeaves { name }
+    laterLeaf { name }
+    shared { name size }
+    child { must { name } leaf { name } leaves { size } }
+  }
+}
+fragment named on Named { name ... on Leaf { size } }
+"""
+
+
+def _branch_schema(context_class: type, *, share_info: bool = False) -> strawberry.Schema:
+    schema = strawberry.Schema(
+        query=BranchQuery, types=[Leaf], execution_context_class=context_class
+    )
+    if share_info:
+        field = schema._schema.type_map["Branch"].fields["shared"]  # type: ignore[union-attr]
+        field.resolve = execution.ignores_path(field.resolve)
+    install_leaf_fields(schema._schema)
+    return schema
+
+
+async def _branch_answers(schema: strawberry.Schema, case: str) -> tuple[Any, Any]:
+    data, errors = _outcome(await schema.execute(BRANCH_DOCUMENT, variable_values={"case": case}))
+    return data, None if errors is None else sorted(errors)
+
+
+@pytest.mark.parametrize("share_info", [False, True])
+@pytest.mark.parametrize("case", sorted(BRANCHES))
+async def test_object_shortcuts_answer_as_graphql_core(case: str, share_info: bool) -> None:
+    expected = await _branch_answers(
+        _branch_schema(StrawberryGraphQLCoreExecutionContext, share_info=share_info), case
+    )
+    got = await _branch_answers(
+        _branch_schema(FootageExecutionContext, share_info=share_info), case
+    )
+    assert got == expected
+    if case == "plain":
+        assert expected[1] is None
+
+
+def test_object_shortcut_tables() -> None:
+    schema = _branch_schema(FootageExecutionContext)._schema
+    origins = execution.object_origins(schema)
+    assert origins[schema.type_map["Leaf"]] is Leaf  # type: ignore[index]
+    assert origins[schema.type_map["Bare"]] is Bare  # type: ignore[index]
+    fields = execution.object_fields(schema, origins)
+    # Plain attributes whose type is one object type; lists and resolvers are not in it.
+    assert sorted(fields["Branch"]) == ["bare", "child", "leaf", "must"]
+
+
+async def test_object_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only lists and fields with resolvers of their own go through execute_field (a resolver
+    that ignores the path not even those), and no object value takes the type walk."""
+    executed: list[str] = []
+    walked: list[str] = []
+    execute_field = FootageExecutionContext.execute_field
+    complete_object_value = FootageExecutionContext.complete_object_value
+
+    def spy_execute(self: Any, parent_type: Any, source: Any, details: Any, *rest: Any) -> Any:
+        executed.append(details[0].node.name.value)
+        return execute_field(self, parent_type, source, details, *rest)
+
+    def spy_walk(self: Any, return_type: Any, *rest: Any) -> Any:
+        walked.append(return_type.name)
+        return complete_object_value(self, return_type, *rest)
+
+    monkeypatch.setattr(FootageExecutionContext, "execute_field", spy_execute)
+    monkeypatch.setattr(FootageExecutionContext, "complete_object_value", spy_walk)
+    data, errors = await _branch_answers(_branch_schema(FootageExecutionContext), "plain")
+    assert errors is None
+    assert data["branch"]["shared"] == [{"name": "c", "size": 3}, {"name": "d", "size": 4}]
+    assert sorted(set(executed)) == ["branch", "laterLeaf", "leaves", "maybeLeaves", "shared"]
+    assert walked == []
+    executed.clear()
+    await _branch_answers(_branch_schema(FootageExecutionContext, share_info=True), "plain")
+    assert "shared" not in executed
