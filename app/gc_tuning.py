@@ -7,12 +7,14 @@ measured in BENCHMARKS.md, a third of the server's CPU and pauses of 50-230 ms o
 
 - ``gc.freeze()`` moves everything alive after start-up into the permanent generation, which no
   collection walks again (nothing there is ever garbage: it lives as long as the process).
-- A gen-0 threshold of 20,000 (default 700) lets most of a request's short-lived objects die
+- A gen-0 threshold of 10,000 (default 700) lets most of a request's short-lived objects die
   by reference counting before a collection looks at them, and gen 1 and 2 are collected every
   20 collections of the generation below (default 10), subject to CPython's own rule that a
-  full collection waits until a quarter of the long-lived objects are new. Higher thresholds
-  save little more and make each young collection longer: it walks every object the requests
-  in flight have made since the last one (7 ms at 20,000 with two pages in flight).
+  full collection waits until a quarter of the long-lived objects are new. A young collection
+  walks every object the requests in flight have made since the last one, and holds the event
+  loop that long: with two 100-result pages in flight, 29-45 ms at 20,000 and at most 10 ms at
+  10,000 for the same CPU in all (BENCHMARKS.md, 2026-12-01); lower thresholds cost more CPU
+  and promote more live objects into gen 1, whose collections then take as long.
 
 Process-wide state, so only the server's factory asks for it (tests and tools do not).
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import gc
 
-THRESHOLDS = (20_000, 20, 20)
+THRESHOLDS = (10_000, 20, 20)
 
 
 def tune_collector() -> None:
