@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.pacing import Pacer
+
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -107,6 +109,11 @@ class OperationGate:
     the request's body has arrived and ends when the response starts: a slow writer or reader
     never holds one. 0: no limit.
 
+    A request also starts at the loop's pace (``pacer``, app.pacing): when many cheap requests
+    arrive together (sixteen ``{ __typename }`` whose bodies came in one poll), each would run to
+    its end in the same loop iteration, holding timers and sockets for all of them; once the
+    pacer's budget is spent, the rest start over the following iterations.
+
     The wait is bounded: a request that waits ``max_wait`` seconds, or arrives when
     ``max_queue`` are already waiting, is answered at once with 503 OVERLOADED and Retry-After,
     before any of its work; a client can retry it, and the requests queued behind a few slow ones
@@ -121,8 +128,10 @@ class OperationGate:
         path: str,
         max_wait: float = 10.0,
         max_queue: int = 1_000,
+        pacer: Pacer | None = None,
     ) -> None:
         self.app = app
+        self.pacer = pacer
         self.limit = limit
         self.path = path
         self.max_wait = max_wait
@@ -149,6 +158,8 @@ class OperationGate:
         async def replay() -> Message:
             return arrived.pop(0) if arrived else await receive()
 
+        if self.pacer is not None:
+            await self.pacer.pause()
         refused = await self._turn()
         if refused is not None:
             await _overloaded(send, refused)

@@ -34,6 +34,7 @@ from app.media.routes import serve_local_media
 from app.media.sign_pool import SigningProcesses, signing_processes
 from app.media.signer import UrlMinter
 from app.media.storage import StorageDeleter
+from app.pacing import Pacer
 from app.schema import build_schema
 from app.settings import Settings
 from app.store.engine import make_engine
@@ -64,6 +65,8 @@ def create_app(
 
     The maintenance task runs only when the app owns its transactions: a test's ``begin`` is
     one shared connection, which a background task must not use beside the requests."""
+    # One per process (its budget is the loop's): requests start at its pace, pages complete at it.
+    pacer = Pacer()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -133,6 +136,7 @@ def create_app(
                 ),
                 broker=broker,
                 storage=cleaner,
+                pacer=pacer,
             )
             app.state.local_signer = local
             app.state.demo_key = _demo_key(settings)
@@ -179,6 +183,7 @@ def create_app(
             path="/graphql",
             max_wait=settings.operation_queue_wait,
             max_queue=settings.operation_queue_limit,
+            pacer=pacer,
         )
     )
     return Starlette(

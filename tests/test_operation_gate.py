@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from app.limits import OperationGate
+from app.pacing import Pacer
 from app.settings import Settings, SettingsError
 
 
@@ -234,3 +235,32 @@ def test_cors_answers_outside_the_gate(tmp_path: Path) -> None:
     )
     order = [m.cls.__name__ for m in create_app(settings).user_middleware]  # type: ignore[attr-defined]
     assert order.index("CORSMiddleware") < order.index("OperationGate")
+
+
+class InstantApp:
+    """An ASGI app whose requests never suspend: each runs to its end in one step."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+        self.order: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.clock[0] += 1.0  # each request's own work
+        self.order.append("request")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+async def test_cheap_requests_arriving_together_start_at_the_loops_pace() -> None:
+    clock = [0.0]
+    pacer = Pacer(budget=2.5, clock=lambda: clock[0])
+    inner = InstantApp(clock)
+    gate = OperationGate(inner, limit=2, path="/graphql", pacer=pacer)
+    requests = [asyncio.ensure_future(call(gate, "/graphql")) for _ in range(8)]
+    # Work the loop had queued behind them (a timer come due, a socket's data).
+    asyncio.get_running_loop().call_soon(inner.order.append, "loop")
+    answers = await asyncio.gather(*requests)
+    assert all(a[0]["status"] == 200 for a in answers)
+    assert inner.order.count("request") == 8
+    # Three requests spend the budget; the loop's own work runs before the other five.
+    assert inner.order.index("loop") == 3
