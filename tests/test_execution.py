@@ -17,6 +17,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from app import execution
 from app.demo.queries import document
 from app.execution import FootageExecutionContext, install_leaf_fields, leaf_fields
+from tests.support.graphql import same_signing_window
 
 
 @strawberry.enum
@@ -220,6 +221,7 @@ async def test_seed_queries_answer_the_same_without_the_shortcut(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
     body = {"query": document(name)}
+    same_signing_window(client)
     with_shortcut = (await client.post("/graphql", json=body)).json()
     monkeypatch.setattr(FootageExecutionContext, "execute_fields", _graphql_core_execute_fields)
     monkeypatch.setattr(FootageExecutionContext, "complete_value", _graphql_core_complete_value)

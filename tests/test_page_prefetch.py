@@ -6,7 +6,6 @@ its edges over many loop iterations."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 from app.demo.seed import TEST_UUID
 from resolvers import user_test
 from tests.conftest import ClientFactory
-from tests.support.graphql import gql
+from tests.support.graphql import gql, same_signing_window
 from tests.support.recording_signer import RecordingSigner
 
 PAGE = """
@@ -55,13 +54,6 @@ fragment ResultBits on Node {
 VARIABLES = {"test": TEST_UUID, "first": 30, "withMedia": True, "skipScreen": False}
 
 
-def _same_signing_window(client: httpx.AsyncClient) -> None:
-    """Two requests compared must sign in the same window, even one that ends between them."""
-    minter = client._transport.app.state.services.minter  # type: ignore[attr-defined]
-    now = time.time()
-    minter._now = lambda: now
-
-
 def _built_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each recording field builds its own recording, as before the page built them."""
     monkeypatch.setattr(user_test, "page_recordings_selection", lambda info: {})
@@ -70,7 +62,7 @@ def _built_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_page_answers_as_recordings_built_one_by_one(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _same_signing_window(client)
+    same_signing_window(client)
     ahead = await gql(client, PAGE, VARIABLES)
     edges = ahead["data"]["userTest"]["results"]["edges"]
     assert len(edges) == 30
@@ -98,7 +90,7 @@ async def test_page_completes_when_the_pacer_defers_every_edge(
     client_factory: ClientFactory, signer: RecordingSigner
 ) -> None:
     async with client_factory(signer=signer) as client:
-        _same_signing_window(client)
+        same_signing_window(client)
         expected = await gql(client, PAGE, VARIABLES)
         pacer = client._transport.app.state.services.pacer  # type: ignore[attr-defined]
         pacer.budget = 0.0  # every edge after the first waits for its turn

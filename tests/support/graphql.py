@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -28,3 +29,11 @@ async def gql(
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+def same_signing_window(client: httpx.AsyncClient) -> None:
+    """Freeze the signing clock of ``client``'s app: responses compared across requests then
+    carry the same URLs, even when a signing window would end between them."""
+    minter = client._transport.app.state.services.minter  # type: ignore[attr-defined]
+    now = time.time()
+    minter._now = lambda: now
