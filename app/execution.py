@@ -403,6 +403,14 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
 
+    def build_per_event_executor(self, payload: Any) -> Any:
+        """A subscription's events run on copies of this executor: each gets infos of its own
+        (an info carries the event as its root value)."""
+        executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, FootageExecutionContext)
+        executor._infos = {}
+        return executor
+
     def _shared_info(
         self, field: GraphQLField, field_details_list: Any, parent_type: Any, path: Path
     ) -> Any:

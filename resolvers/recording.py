@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -10,7 +11,7 @@ from strawberry.scalars import JSON
 from app.context import Context
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
-from app.store.records import AttachedMediaRecord, RecordingRecord
+from app.store.records import AttachedMediaRecord, RecordingRecord, TranscriptionRecord
 from resolvers.attached_media import default_filename
 from resolvers.attached_media_language import AttachedMediaLanguage, group_by_language, matching
 from resolvers.enums import MediaStatus, MediaType, RecordingFailureType
@@ -52,6 +53,9 @@ from resolvers.signed_url import (
 )
 
 _DEPRECATED = "Use `attachedMedia` with type {} instead."
+# A recording built ahead for a recording field: the recording, None (no such recording), or
+# the error the field answers with (a load it needed failed).
+BuiltRecording: TypeAlias = "TestSessionRecording | Exception | None"
 
 
 @strawberry.type(
@@ -165,7 +169,9 @@ class TestSessionRecording(Node):
         recording = cls.from_record(record)
         wanted = recording_selection(info)
         if wanted.anything:
-            await cls.prefetch(info.context, [(recording, wanted)])
+            (failed,) = await cls.prefetch(info.context, [(recording, wanted)])
+            if failed is not None:
+                raise failed
         # graphql-core completes this recording's fields as soon as this returns, and every
         # sibling returns in the same tick: spread them (app.pacing).
         await info.context.pacer.pause()
@@ -177,34 +183,47 @@ class TestSessionRecording(Node):
         context: Context,
         result_ids: Sequence[int],
         selections: Mapping[str, RecordingSelection],
-    ) -> dict[int, dict[str, TestSessionRecording | None]]:
+    ) -> dict[int, dict[str, BuiltRecording]]:
         """The recordings of a page of results, by result id and kind, for the kinds selected
         (``selections``, resolvers.recording_selection.page_recordings_selection), each with
         what its selection needs: one batch of recordings, one of media (and of transcripts),
         one of URLs, whatever the page size. The recording fields then answer synchronously,
-        so graphql-core completes the page without a coroutine per result."""
-        lists = await context.loaders.recordings_by_result_id.load_many(result_ids)
-        built: dict[int, dict[str, TestSessionRecording | None]] = {}
+        so graphql-core completes the page without a coroutine per result.
+
+        A load that fails is the answer of the recording fields it was for (the error, which
+        graphql-core raises at each field's own path, as when each field built its recording),
+        so the rest of the page stands."""
+        try:
+            lists = await context.loaders.recordings_by_result_id.load_many(result_ids)
+        except Exception as error:
+            return {result_id: dict.fromkeys(selections, error) for result_id in result_ids}
+        built: dict[int, dict[str, BuiltRecording]] = {}
         chosen: list[tuple[TestSessionRecording, RecordingSelection]] = []
+        places: list[tuple[int, str]] = []
         for result_id, records in zip(result_ids, lists, strict=True):
-            by_kind: dict[str, TestSessionRecording | None] = {}
+            by_kind: dict[str, BuiltRecording] = {}
             for kind, wanted in selections.items():
                 record = next((r for r in records if r.kind == kind), None)
                 recording = None if record is None else cls.from_record(record)
                 by_kind[kind] = recording
                 if recording is not None and wanted.anything:
                     chosen.append((recording, wanted))
+                    places.append((result_id, kind))
             built[result_id] = by_kind
         if chosen:
-            await cls.prefetch(context, chosen)
+            failures = await cls.prefetch(context, chosen)
+            for (result_id, kind), failed in zip(places, failures, strict=True):
+                if failed is not None:
+                    built[result_id][kind] = failed
         return built
 
     @staticmethod
     async def prefetch(
         context: Context, chosen: Sequence[tuple[TestSessionRecording, RecordingSelection]]
-    ) -> None:
+    ) -> list[Exception | None]:
         """Fetch what each recording's selection needs: its media and transcript (every load
-        asked before any is awaited: one batch each) and then all their URLs in one batch."""
+        asked before any is awaited: one batch each) and then all their URLs in one batch.
+        Per recording, the error of a load it needed, or None."""
         loaders = context.loaders
         media = [
             loaders.attached_media_by_recording_id.load(recording._id)
@@ -218,16 +237,32 @@ class TestSessionRecording(Node):
             else None
             for recording, wanted in chosen
         ]
+        # Every load awaited, failed or not (a failed one left alone would be logged as never
+        # retrieved).
+        asked = [load for load in (*media, *documents) if load is not None]
+        settled = iter(await asyncio.gather(*asked, return_exceptions=True))
+        media_found = [None if load is None else next(settled) for load in media]
+        documents_found = [None if load is None else next(settled) for load in documents]
+        failures: list[Exception | None] = []
         targets: list[UrlTarget] = []
-        for (recording, wanted), records, document in zip(chosen, media, documents, strict=True):
-            if records is not None:
-                recording._media = await records
-            if document is not None:
-                transcript = await document
+        for (recording, wanted), records, document in zip(
+            chosen, media_found, documents_found, strict=True
+        ):
+            failed = next((o for o in (records, document) if isinstance(o, BaseException)), None)
+            if failed is not None and not isinstance(failed, Exception):
+                raise failed  # cancelled: not an answer
+            failures.append(failed)
+            if failed is not None:
+                continue
+            if wanted.needs_media:
+                recording._media = cast("list[AttachedMediaRecord]", records)
+            if wanted.transcription:
+                transcript = cast("TranscriptionRecord | None", document)
                 recording._document = None if transcript is None else transcript.document
                 recording._document_fetched = True
             targets += recording._url_targets(wanted)
         await prefetch(context, targets, always=any(wanted.signs for _, wanted in chosen))
+        return failures
 
     def _url_targets(self, wanted: RecordingSelection) -> list[UrlTarget]:
         """The URLs ``wanted`` asks of this recording and its media (fetched before)."""

@@ -10,7 +10,7 @@ from app.pacing import PacedList
 from app.store.records import UserTestRecord
 from resolvers.node import Node
 from resolvers.pagination import PageInfo, encode_cursor, page_request
-from resolvers.recording import TestSessionRecording
+from resolvers.recording import BuiltRecording, TestSessionRecording
 from resolvers.recording_selection import page_recordings_selection
 from resolvers.user_test_result import UserTestResult
 
@@ -82,7 +82,7 @@ class UserTest(Node):
         has_more = len(records) > size
         if has_more:
             records = records[1:] if request.backward else records[:size]
-        built: dict[int, dict[str, TestSessionRecording | None]] = {}
+        built: dict[int, dict[str, BuiltRecording]] = {}
         selections = page_recordings_selection(info)
         if selections and records:
             built = await TestSessionRecording.build_page(

@@ -11,7 +11,7 @@ from app.ids import to_global_id
 from app.store.records import ParticipantRecord, ResultRecord
 from resolvers.enums import ResultStatus
 from resolvers.node import Node
-from resolvers.recording import TestSessionRecording
+from resolvers.recording import BuiltRecording, TestSessionRecording
 
 if TYPE_CHECKING:
     from resolvers.user_test import UserTest
@@ -35,7 +35,7 @@ class UserTestResultRecordings:
     _result_id: strawberry.Private[int]
     # Built ahead by the results connection (TestSessionRecording.build_page), by kind, for
     # the kinds its selection names; any other kind is built when resolved.
-    _built: strawberry.Private[dict[str, TestSessionRecording | None] | None] = None
+    _built: strawberry.Private[dict[str, BuiltRecording] | None] = None
 
     async def recording(self, info: Any, kind: str) -> TestSessionRecording | None:
         """The recording of ``kind``, built with what its selection needs (``info``: Strawberry's
@@ -85,7 +85,7 @@ class UserTestResult(Node):
     def from_record(
         cls,
         record: ResultRecord,
-        recordings: dict[str, TestSessionRecording | None] | None = None,
+        recordings: dict[str, BuiltRecording] | None = None,
     ) -> UserTestResult:
         """``recordings``: built ahead by kind (see UserTestResultRecordings)."""
         return cls(

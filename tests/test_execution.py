@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+from graphql import parse
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -468,3 +469,18 @@ async def test_object_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> No
     executed.clear()
     await _branch_answers(_branch_schema(FootageExecutionContext, share_info=True), "plain")
     assert "shared" not in executed
+
+
+def test_each_subscription_event_gets_infos_of_its_own() -> None:
+    """An info carries the root value, which is the event for a subscription's events."""
+    schema = _branch_schema(FootageExecutionContext)._schema
+    executor = FootageExecutionContext.build(
+        schema, parse('{ branch(case: "plain") { leaf { name } } }')
+    )
+    assert isinstance(executor, FootageExecutionContext)
+    executor._infos[(1, 2)] = ("group", "type", "info")
+    event = executor.build_per_event_executor({"branch": None})
+    assert isinstance(event, FootageExecutionContext)
+    assert event._infos == {}
+    assert event.root_value == {"branch": None}
+    assert executor._infos  # the subscription's own executor keeps its infos

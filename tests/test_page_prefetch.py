@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.demo.seed import TEST_UUID
+from app.store.facade import Store
 from resolvers import user_test
 from tests.conftest import ClientFactory
 from tests.support.graphql import gql, same_signing_window
@@ -121,3 +122,37 @@ async def test_a_failing_recording_field_still_fails_alone(
         for i in range(3)
     ]
     assert {error["extensions"]["code"] for error in body["errors"]} == {"INTERNAL"}
+
+
+FAILING = """query($test: String!) { userTest(uuid: $test) { name results(first: 3) {
+  edges { node { pk recordings { download { isAudio attachedMedia { language } } } } } } } }"""
+
+
+@pytest.mark.parametrize(
+    "broken", ["fetch_recordings_by_result_ids", "fetch_attached_media_by_recording_ids"]
+)
+async def test_a_failed_load_fails_each_recording_field_not_the_page(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, broken: str
+) -> None:
+    """As when each field built its recording: the fields the load was for answer null with
+    the (masked) error at their own paths, and the rest of the page stands."""
+
+    async def fail(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Store, broken, fail)
+    answers = []
+    for lazily in (False, True):
+        if lazily:
+            _built_lazily(monkeypatch)
+        body = await gql(client, FAILING, {"test": TEST_UUID}, expect_errors=True)
+        answers.append((body["data"], sorted(tuple(e["path"]) for e in body["errors"])))
+        assert {e["extensions"]["code"] for e in body["errors"]} == {"INTERNAL"}
+    assert answers[0] == answers[1]
+    data, paths = answers[0]
+    assert data["userTest"]["name"]
+    edges = data["userTest"]["results"]["edges"]
+    assert [e["node"]["recordings"]["download"] for e in edges] == [None] * 3
+    assert paths == [
+        ("userTest", "results", "edges", i, "node", "recordings", "download") for i in range(3)
+    ]
