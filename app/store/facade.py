@@ -15,7 +15,18 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, insert, literal, select, text, union_all, update
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -78,7 +89,7 @@ def _result(row: AnyRow) -> ResultRecord:
     )
 
 
-def _results_select(workspace_id: int) -> AnySelect:
+def _results_select(workspace_id: int | BindParameter[int]) -> AnySelect:
     return (
         select(*_RESULT_COLUMNS)
         .outerjoin(_P, _P.id == _R.participant_id)
@@ -86,7 +97,7 @@ def _results_select(workspace_id: int) -> AnySelect:
     )
 
 
-def _recordings_select(workspace_id: int) -> AnySelect:
+def _recordings_select(workspace_id: int | BindParameter[int]) -> AnySelect:
     """Recordings in the order of ``RecordingRecord``'s fields (built positionally, as media
     are: ``_media_select``; a test guards the order)."""
     return (
@@ -139,7 +150,7 @@ def _recording(row: AnyRow) -> RecordingRecord:
     return RecordingRecord(*row)
 
 
-def _media_select(workspace_id: int) -> AnySelect:
+def _media_select(workspace_id: int | BindParameter[int]) -> AnySelect:
     """Media items with the names their default download filename is made of, in the order of
     ``AttachedMediaRecord``'s fields: records are built positionally (a page has hundreds of
     media rows, and keyword construction costs three times as much; a test guards the order)."""
@@ -165,6 +176,29 @@ def _media_select(workspace_id: int) -> AnySelect:
         .outerjoin(_P, _P.id == _R.participant_id)
         .where(_M.workspace_id == workspace_id)
     )
+
+
+# The statements every page runs, built once with their values as parameters: building a select
+# and computing its cache key on every call cost more Python than SQLAlchemy's execution of it.
+_WORKSPACE: BindParameter[int] = bindparam("workspace_id")
+
+
+def _keys() -> BindParameter[Any]:
+    return bindparam("keys", expanding=True)
+
+
+_USER_TESTS = select(_T.id, _T.uuid, _T.name, _T.created_at).where(_T.workspace_id == _WORKSPACE)
+_USER_TESTS_BY_UUIDS = _USER_TESTS.where(_T.uuid.in_(_keys()))
+_USER_TESTS_BY_IDS = _USER_TESTS.where(_T.id.in_(_keys()))
+_RESULTS_BY_UUIDS = _results_select(_WORKSPACE).where(_R.uuid.in_(_keys()))
+_RECORDINGS_BY_RESULT_IDS = _recordings_select(_WORKSPACE).where(_REC.result_id.in_(_keys()))
+_RECORDINGS_BY_UUIDS = _recordings_select(_WORKSPACE).where(_REC.uuid.in_(_keys()))
+_MEDIA_BY_RECORDING_IDS = _media_select(_WORKSPACE).where(_M.recording_id.in_(_keys()))
+_MEDIA_BY_UUIDS = _media_select(_WORKSPACE).where(_M.uuid.in_(_keys()))
+
+
+def _by_keys(workspace_id: int, keys: Sequence[object]) -> dict[str, object]:
+    return {"workspace_id": workspace_id, "keys": list(keys)}
 
 
 class StoreClosed(RuntimeError):
@@ -218,7 +252,9 @@ class Store(ChangeFeedReads, Writes):
             async with self._begin() as connection:
                 yield connection
 
-    async def _rows(self, statement: Any) -> Sequence[AnyRow]:
+    async def _rows(
+        self, statement: Any, parameters: dict[str, object] | None = None
+    ) -> Sequence[AnyRow]:
         async with self._lock:
             self._check_open()
             if self._connection is None:
@@ -227,7 +263,7 @@ class Store(ChangeFeedReads, Writes):
                     await self._stack.aclose()
                     self._check_open()
                 self._connection = connection
-            result = await self._connection.execute(statement)
+            result = await self._connection.execute(statement, parameters)
             return result.all()
 
     # -- authentication -------------------------------------------------------------------------
@@ -269,21 +305,13 @@ class Store(ChangeFeedReads, Writes):
     async def fetch_user_tests_by_uuids(
         self, *, workspace_id: int, uuids: Sequence[str]
     ) -> list[UserTestRecord]:
-        rows = await self._rows(
-            select(_T.id, _T.uuid, _T.name, _T.created_at).where(
-                _T.workspace_id == workspace_id, _T.uuid.in_(uuids)
-            )
-        )
+        rows = await self._rows(_USER_TESTS_BY_UUIDS, _by_keys(workspace_id, uuids))
         return [UserTestRecord(**row._mapping) for row in rows]
 
     async def fetch_user_tests_by_ids(
         self, *, workspace_id: int, ids: Sequence[int]
     ) -> list[UserTestRecord]:
-        rows = await self._rows(
-            select(_T.id, _T.uuid, _T.name, _T.created_at).where(
-                _T.workspace_id == workspace_id, _T.id.in_(ids)
-            )
-        )
+        rows = await self._rows(_USER_TESTS_BY_IDS, _by_keys(workspace_id, ids))
         return [UserTestRecord(**row._mapping) for row in rows]
 
     # -- results --------------------------------------------------------------------------------
@@ -291,7 +319,7 @@ class Store(ChangeFeedReads, Writes):
     async def fetch_results_by_uuids(
         self, *, workspace_id: int, uuids: Sequence[str]
     ) -> list[ResultRecord]:
-        rows = await self._rows(_results_select(workspace_id).where(_R.uuid.in_(uuids)))
+        rows = await self._rows(_RESULTS_BY_UUIDS, _by_keys(workspace_id, uuids))
         return [_result(row) for row in rows]
 
     async def fetch_result_pages(
@@ -339,29 +367,25 @@ class Store(ChangeFeedReads, Writes):
     async def fetch_recordings_by_result_ids(
         self, *, workspace_id: int, result_ids: Sequence[int]
     ) -> list[RecordingRecord]:
-        rows = await self._rows(
-            _recordings_select(workspace_id).where(_REC.result_id.in_(result_ids))
-        )
+        rows = await self._rows(_RECORDINGS_BY_RESULT_IDS, _by_keys(workspace_id, result_ids))
         return [_recording(row) for row in rows]
 
     async def fetch_recordings_by_uuids(
         self, *, workspace_id: int, uuids: Sequence[str]
     ) -> list[RecordingRecord]:
-        rows = await self._rows(_recordings_select(workspace_id).where(_REC.uuid.in_(uuids)))
+        rows = await self._rows(_RECORDINGS_BY_UUIDS, _by_keys(workspace_id, uuids))
         return [_recording(row) for row in rows]
 
     async def fetch_attached_media_by_recording_ids(
         self, *, workspace_id: int, recording_ids: Sequence[int]
     ) -> list[AttachedMediaRecord]:
-        rows = await self._rows(
-            _media_select(workspace_id).where(_M.recording_id.in_(recording_ids))
-        )
+        rows = await self._rows(_MEDIA_BY_RECORDING_IDS, _by_keys(workspace_id, recording_ids))
         return [AttachedMediaRecord(*row) for row in rows]
 
     async def fetch_attached_media_by_uuids(
         self, *, workspace_id: int, uuids: Sequence[str]
     ) -> list[AttachedMediaRecord]:
-        rows = await self._rows(_media_select(workspace_id).where(_M.uuid.in_(uuids)))
+        rows = await self._rows(_MEDIA_BY_UUIDS, _by_keys(workspace_id, uuids))
         return [AttachedMediaRecord(*row) for row in rows]
 
     async def fetch_transcriptions_by_recording_ids(
