@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -51,7 +52,8 @@ class Context:
     viewer_or_none: Viewer | None
     request_id: str
     _loaders: Loaders | None = field(default=None)
-    _urls: int = 0
+    # The distinct URLs this request has asked for (app.context.Context.count_url).
+    _urls: set[Hashable] = field(default_factory=set)
     # Per-request memo of how a selection reads (resolvers.recording_selection), by its field nodes.
     plans: dict[tuple[object, ...], object] = field(default_factory=dict)
     # The process's pacer (Services.pacer); contexts built elsewhere get their own.
@@ -72,17 +74,22 @@ class Context:
         if scope not in self.viewer.scopes:
             raise Forbidden(f"This API key lacks the `{scope}` scope.", scope=scope)
 
-    def count_url(self) -> None:
-        """URL_LIMIT_EXCEEDED past the per-request ceiling on minted URLs."""
-        self._urls += 1
+    def count_url(self, url: Hashable) -> None:
+        """URL_LIMIT_EXCEEDED past the per-request ceiling on distinct URLs: ``url`` names one
+        (an object and the options it is signed with), so the same URL asked again, through an
+        alias, a fragment or another field answering it, is not counted again (it is signed
+        once)."""
+        if url in self._urls:
+            return
         limit = self.settings.max_urls_per_request
-        if self._urls > limit:
+        if len(self._urls) >= limit:
             raise LimitExceeded(
                 f"This request asks for more than {limit} media URLs; page with a smaller "
                 "`first` or select fewer URL fields.",
                 code="URL_LIMIT_EXCEEDED",
                 limit=limit,
             )
+        self._urls.add(url)
 
     @property
     def loaders(self) -> Loaders:
@@ -109,7 +116,7 @@ class Context:
         and the next event starts with fresh loaders (no stale cached rows) and URL budget."""
         await self.store.release()
         self._loaders = None
-        self._urls = 0
+        self._urls = set()
         self.plans.clear()
 
 

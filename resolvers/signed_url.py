@@ -183,8 +183,9 @@ def _sign_request(
     if storage_key is None:
         return None
     context.require(MEDIA_SIGN)
-    context.count_url()
     _, expires_in, disposition, filename = key
+    # One URL per object and options, whichever field (or alias) asks for it.
+    context.count_url((storage_key, expires_in, disposition, filename))
     if disposition is None and filename is None and lifetimes is not None:
         # Nothing per object but the storage key: check the arguments once per key.
         lifetime = lifetimes.get(key)

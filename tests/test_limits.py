@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.demo.queries import document
+from app.demo.seed import RESULT_UUID, TEST_UUID
 from app.limits import RateLimiter
+from resolvers import user_test
 from tests.conftest import Backend, ClientFactory, make_settings
 from tests.support.graphql import error_codes, gql
 
@@ -101,6 +103,40 @@ async def test_url_ceiling_nulls_urls_past_it_and_keeps_the_rest(limited: Any) -
     ]
     assert sum(url is not None for url in urls) == 5
     assert len(edges) == 10
+
+
+ALIASED_URLS = """query($test: String!, $result: String!) {
+  userTest(uuid: $test) { results(first: 3) { edges { node { recordings {
+    a: download { mediaUrl } b: download { mediaUrl ...again }
+  } } } } }
+  userTestResult(resultUuid: $result) { recordings {
+    a: download { mediaUrl } b: download { mediaUrl ...again }
+  } }
+}
+fragment again on TestSessionRecording { again: mediaUrl }"""
+
+
+@pytest.mark.parametrize("lazily", [False, True])
+async def test_url_ceiling_counts_each_url_once_however_often_it_is_asked(
+    limited: Any, monkeypatch: pytest.MonkeyPatch, lazily: bool
+) -> None:
+    """Three recordings' URLs, each asked five times (aliases, a fragment, a page and a single
+    result): three URLs, within a ceiling of three, whether the page built its recordings
+    ahead or each field built its own."""
+    if lazily:
+        monkeypatch.setattr(user_test, "page_recordings_selection", lambda info: {})
+    variables = {"test": TEST_UUID, "result": RESULT_UUID}
+    async with limited(MAX_URLS_PER_REQUEST="3") as client:
+        body = await gql(client, ALIASED_URLS, variables)
+        edges = body["data"]["userTest"]["results"]["edges"]
+        assert all(e["node"]["recordings"]["b"]["again"] for e in edges)
+        # The single result is one of the page's three: its URL is one of theirs.
+        page_urls = {e["node"]["recordings"]["a"]["mediaUrl"] for e in edges}
+        assert body["data"]["userTestResult"]["recordings"]["b"]["mediaUrl"] in page_urls
+        assert len(page_urls) == 3
+    async with limited(MAX_URLS_PER_REQUEST="2") as client:
+        body = await gql(client, ALIASED_URLS, variables, expect_errors=True)
+        assert set(error_codes(body)) == {"URL_LIMIT_EXCEEDED"}
 
 
 async def test_default_url_ceiling_admits_a_full_page_with_every_url(
