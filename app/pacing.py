@@ -98,8 +98,8 @@ class PacedList(list[T]):
     """A list that graphql-core completes at ``pacer``'s pace (``Pacer.pace``) when it
     iterates it: the items of a page whose fields complete without awaiting (a connection's
     edges) would otherwise all complete in one loop iteration. Indexing and ``len`` are a
-    list's; iterating outside a running loop would hand out coroutines, so Python code that
-    needs the items uses ``plain()``."""
+    list's; iterating it is for graphql-core (past the budget it hands out coroutines), so
+    Python code that needs the items indexes it."""
 
     __slots__ = ("_pacer",)
 
@@ -109,6 +109,3 @@ class PacedList(list[T]):
 
     def __iter__(self) -> Iterator[T]:
         return self._pacer.pace(super().__iter__())
-
-    def plain(self) -> list[T]:
-        return list(super().__iter__())
