@@ -184,8 +184,10 @@ def _sign_request(
         return None
     context.require(MEDIA_SIGN)
     _, expires_in, disposition, filename = key
-    # One URL per object and options, whichever field (or alias) asks for it.
-    context.count_url((storage_key, expires_in, disposition, filename))
+    # One URL per object and what is signed into it, whichever field (or alias) asks for it: a
+    # download without a filename is named after the object's test, participant and type.
+    names = default_filename if disposition is not None and filename is None else None
+    context.count_url((storage_key, expires_in, disposition, filename, names))
     if disposition is None and filename is None and lifetimes is not None:
         # Nothing per object but the storage key: check the arguments once per key.
         lifetime = lifetimes.get(key)

@@ -229,3 +229,27 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     )
     assert hostile.headers["x-request-id"] != "a b;<script>"
     assert len(hostile.headers["x-request-id"]) == 32
+
+
+def test_url_ceiling_counts_downloads_named_after_different_owners_apart(tmp_path: Path) -> None:
+    """One stored object shared by two recordings: as a download without a filename it is
+    named after each one's test and participant, so two URLs are signed and both count."""
+    from types import SimpleNamespace
+
+    from app.context import Context
+    from app.errors import LimitExceeded
+    from resolvers.signed_url import MediaDisposition, _sign_request
+
+    settings = make_settings(tmp_path, "sqlite+aiosqlite://", FOOTAGE_MAX_URLS_PER_REQUEST="2")
+    context: Any = SimpleNamespace(settings=settings, _urls=set(), require=lambda scope: None)
+    context.count_url = Context.count_url.__get__(context)
+    key = ("mediaUrl", None, MediaDisposition.ATTACHMENT, None)
+    plain = ("mediaUrl", None, None, None)
+    first = _sign_request(context, "ws/shared.mp4", key, ("Test A", "alice", "recording"))
+    assert first is not None
+    # Served as stored, it is one URL whoever asks: counted once.
+    _sign_request(context, "ws/shared.mp4", plain, ("Test A", "alice", "recording"))
+    _sign_request(context, "ws/shared.mp4", plain, ("Test B", "bob", "recording"))
+    assert len(context._urls) == 2
+    with pytest.raises(LimitExceeded):
+        _sign_request(context, "ws/shared.mp4", key, ("Test B", "bob", "recording"))
