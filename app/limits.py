@@ -107,7 +107,7 @@ class OperationGate:
     their steps pile up in the same loop iterations. A small limit (two: one page's CPU beside
     another's database wait) keeps both down; waiting costs the loop nothing. A turn starts once
     the request's body has arrived and ends when the response starts: a slow writer or reader
-    never holds one. 0: no limit.
+    never holds one. 0: no limit on turns (requests are still paced).
 
     A request also starts at the loop's pace (``pacer``, app.pacing): when many cheap requests
     arrive together (sixteen ``{ __typename }`` whose bodies came in one poll), each would run to
@@ -141,11 +141,15 @@ class OperationGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
-            self.limit <= 0
-            or scope["type"] != "http"
+            scope["type"] != "http"
             or scope["path"] != self.path
             or scope.get("method") == "OPTIONS"
         ):
+            await self.app(scope, receive, send)
+            return
+        if self.limit <= 0:  # no limit on turns; the pace still holds
+            if self.pacer is not None:
+                await self.pacer.pause()
             await self.app(scope, receive, send)
             return
         arrived: list[Message] = []

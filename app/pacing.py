@@ -38,16 +38,25 @@ class Pacer:
         self._queue: deque[asyncio.Future[None]] = deque()
         self._batch = 8
         self._releasing = False
+        self._resumed = False  # the next release follows an idle pacer: its gap sizes nothing
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.released = 0  # steps that waited for their turn, since start (tests, diagnosis)
 
     async def pause(self) -> None:
         if not self._queue and self._clock() - self._since < self.budget:
             return
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A new loop (an app served again): whatever waited on the old one is gone.
+            self._loop = loop
+            self._queue.clear()
+            self._releasing = False
+        waiter = loop.create_future()
         self._queue.append(waiter)
         if not self._releasing:
             self._releasing = True
-            asyncio.get_running_loop().call_soon(self._release)
+            self._resumed = True
+            loop.call_soon(self._release)
         await waiter
 
     def pace(self, items: Iterable[T]) -> Iterator[T | Any]:
@@ -76,7 +85,9 @@ class Pacer:
         since then is what a batch cost, which sizes the next one."""
         now = self._clock()
         spent = now - self._since
-        if spent < self.budget / 2:
+        if self._resumed:
+            self._resumed = False  # the time since the last release includes idle time
+        elif spent < self.budget / 2:
             self._batch = min(self._batch * 2, MAX_BATCH)
         elif spent > self.budget:
             self._batch = max(1, self._batch // 2)

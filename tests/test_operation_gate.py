@@ -251,11 +251,12 @@ class InstantApp:
         await send({"type": "http.response.body", "body": b"{}"})
 
 
-async def test_cheap_requests_arriving_together_start_at_the_loops_pace() -> None:
+@pytest.mark.parametrize("limit", [2, 0])
+async def test_cheap_requests_arriving_together_start_at_the_loops_pace(limit: int) -> None:
     clock = [0.0]
     pacer = Pacer(budget=2.5, clock=lambda: clock[0])
     inner = InstantApp(clock)
-    gate = OperationGate(inner, limit=2, path="/graphql", pacer=pacer)
+    gate = OperationGate(inner, limit=limit, path="/graphql", pacer=pacer)
     requests = [asyncio.ensure_future(call(gate, "/graphql")) for _ in range(8)]
     # Work the loop had queued behind them (a timer come due, a socket's data).
     asyncio.get_running_loop().call_soon(inner.order.append, "loop")

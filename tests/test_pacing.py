@@ -70,3 +70,40 @@ async def test_paced_list_waits_behind_steps_already_waiting() -> None:
     assert all(inspect.isawaitable(item) for item in handed)
     assert await asyncio.gather(*handed) == ["a", "b"]
     await first
+
+
+async def test_an_idle_gap_does_not_shrink_the_next_batch() -> None:
+    """The first release after the pacer sat idle measures the idle time too: it sizes
+    nothing, so a long quiet spell does not make the next page go one step per iteration."""
+    clock = [0.0]
+    pacer = Pacer(budget=2.0, clock=lambda: clock[0])
+    clock[0] = 100.0  # a quiet spell: nothing paced for a long time
+    left_waiting: list[int] = []
+
+    async def step() -> None:
+        await pacer.pause()
+        left_waiting.append(len(pacer._queue))
+
+    await asyncio.gather(*(step() for _ in range(8)))
+    # All eight went in one release, at the batch's starting size (the 100 idle seconds would
+    # have halved it: four, then the other four).
+    assert left_waiting == [0] * 8
+
+
+def test_a_pacer_serves_a_new_loop_after_its_old_one_ended() -> None:
+    """An app served again on a new loop: a waiter and a release left on the old one (the
+    loop ended between them) do not hold the new loop's steps for ever."""
+    clock = [0.0]
+    pacer = Pacer(budget=1.0, clock=lambda: clock[0])
+    old = asyncio.new_event_loop()
+    pacer._loop = old
+    pacer._queue.append(old.create_future())
+    pacer._releasing = True  # its release was to run on the old loop, which is gone
+    old.close()
+
+    async def pause_once() -> str:
+        clock[0] += 5.0
+        await asyncio.wait_for(pacer.pause(), 5)
+        return "resumed"
+
+    assert asyncio.run(pause_once()) == "resumed"
