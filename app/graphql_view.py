@@ -1,23 +1,23 @@
 """Strawberry's ASGI view, fitted to Footage: typed context, orjson, 401 for a missing key, the
 store released after every operation, and a GraphiQL that opens on seed 000's queries.
-Websockets (graphql-transport-ws) are set up here and ruled in ``app.graphql_ws``."""
+Websockets (graphql-transport-ws) are set up here and ruled in ``app.graphql_ws``. Queries
+and mutations sent as JSON POSTs take a shorter path (``app.json_post``); everything else is
+this view's."""
 
 from __future__ import annotations
 
 import asyncio
 import html
 import logging
-import math
 import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -29,12 +29,20 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from app.context import Context, Services, build_context
+from app.context import Context, Services
 from app.demo.queries import LIVE_NAMES, NAMES, document
-from app.errors import LimitExceeded, Unauthenticated, code_for_graphql_error
+from app.errors import LimitExceeded, code_for_graphql_error
 from app.graphql_ws import FootageTransportWSHandler, FootageWebSocketAdapter, origin_allowed
+from app.http_admission import (
+    GRAPHQL_RESPONSE_JSON,
+    RefusedWithHeaders,
+    admission,
+    context_for,
+    request_error_response,
+)
+from app.json_post import JsonPost
 from app.live import LiveConnection
-from app.store.db_errors import is_busy
+from app.schema import FootageSchema
 
 if TYPE_CHECKING:  # Strawberry's own HTTP adapter type, from its dependency
     from cross_web import AsyncHTTPRequestAdapter
@@ -64,28 +72,22 @@ class FootageGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=None,
             allowed_origins=("*",),
         )
+        self.json_post = JsonPost(schema) if isinstance(schema, FootageSchema) else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and self.json_post is not None:
+            passed = await self.json_post(scope, receive, send)
+            if passed is None:
+                return  # answered
+            receive = passed
+        await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Any:
         services: Services = request.app.state.services
         if isinstance(request, WebSocket):
             # Authenticated at `connection_init` (on_ws_connect); no database work before.
             return LiveConnection(services, request, request_id=uuid.uuid4().hex)
-        try:
-            context = await build_context(services, request)
-        except (DBAPIError, SQLAlchemyTimeoutError, ConnectionError) as failed:
-            # The API key could not be looked up (the database is down, busy or out of
-            # connections): nothing ran; the client may retry. Anything else (a broken query)
-            # is a bug, answered as one.
-            if isinstance(failed, DBAPIError) and not (
-                isinstance(failed, OperationalError | InterfaceError) or is_busy(failed)
-            ):
-                raise
-            log.warning("could not authenticate a request", exc_info=failed)
-            raise RefusedWithHeaders(
-                503,
-                "The API key could not be checked just now; retry shortly.",
-                {"Retry-After": "1"},
-            ) from failed
+        context = await context_for(services, request)
         setattr(request.state, _CONTEXT_KEY, context)
         return context
 
@@ -126,25 +128,13 @@ class FootageGraphQL(GraphQL[Context, None]):
         root_value: None,
         sub_response: Response,
     ) -> Any:
-        if context.viewer_or_none is None:
-            sub_response.status_code = 401
-            sub_response.headers["WWW-Authenticate"] = 'Bearer realm="footage"'
-            error = Unauthenticated(
-                "A valid API key is required: send `Authorization: Bearer <key>`."
-            )
-            return ExecutionResult(data=None, errors=[error])
         services: Services = request.app.state.services
-        wait = services.rate_limiter.retry_after(context.viewer.api_key_id)
-        if wait > 0:
-            seconds = math.ceil(wait)
-            sub_response.status_code = 429
-            sub_response.headers["Retry-After"] = str(seconds)
-            limited = LimitExceeded(
-                f"Too many requests for this API key; retry in {seconds} s.",
-                code="RATE_LIMITED",
-                retryAfter=seconds,
-            )
-            return ExecutionResult(data=None, errors=[limited])
+        refusal = admission(services, context)
+        if refusal is not None:
+            status, headers, error = refusal
+            sub_response.status_code = status
+            sub_response.headers.update(headers)
+            return ExecutionResult(data=None, errors=[error])
         timeout = context.settings.query_timeout
         try:
             async with asyncio.timeout(timeout):
@@ -292,44 +282,6 @@ ReactDOM.createRoot(document.getElementById("graphiql")).render(
 </body>
 </html>
 """
-
-
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
-
-
-class RefusedWithHeaders(HTTPException):
-    def __init__(self, status_code: int, reason: str, headers: dict[str, str]) -> None:
-        super().__init__(status_code, reason)
-        self.headers = headers
-
-
-# Why a request was refused before any GraphQL ran, as an ``extensions.code``.
-_REQUEST_ERROR_CODES = {
-    400: "BAD_REQUEST",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    503: "SERVICE_UNAVAILABLE",
-}
-
-
-def request_error_response(request: Request, refused: HTTPException) -> Response:
-    """A request refused by the HTTP layer (no query, a body that is not a JSON object, a GET
-    mutation...) answers like any other GraphQL error: a JSON body with a coded error."""
-    media_type = (
-        GRAPHQL_RESPONSE_JSON
-        if GRAPHQL_RESPONSE_JSON in request.headers.get("accept", "")
-        else "application/json"
-    )
-    code = _REQUEST_ERROR_CODES.get(refused.status_code, "BAD_REQUEST")
-    body = {"errors": [{"message": refused.reason, "extensions": {"code": code}}]}
-    return Response(
-        orjson.dumps(body),
-        status_code=refused.status_code,
-        headers=refused.headers if isinstance(refused, RefusedWithHeaders) else None,
-        media_type=media_type,
-    )
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

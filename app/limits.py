@@ -97,6 +97,23 @@ class _BodyTooLarge(Exception):
     pass
 
 
+async def read_body(receive: Receive) -> tuple[list[Message], Receive]:
+    """The request's messages up to its last body part (or a disconnect), and a ``receive``
+    that hands them out again, then carries on with ``receive``."""
+    arrived: list[Message] = []
+    while True:
+        message = await receive()
+        arrived.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    pending = list(arrived)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return arrived, replay
+
+
 class OperationGate:
     """At most ``limit`` HTTP requests to ``path`` are worked on at once; the others wait their
     turn, first come first served, before any of their work starts.
@@ -152,16 +169,7 @@ class OperationGate:
                 await self.pacer.pause()
             await self.app(scope, receive, send)
             return
-        arrived: list[Message] = []
-        while True:
-            message = await receive()
-            arrived.append(message)
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            return arrived.pop(0) if arrived else await receive()
-
+        _, replay = await read_body(receive)
         if self.pacer is not None:
             await self.pacer.pause()
         refused = await self._turn()

@@ -25,7 +25,7 @@ from app.errors import code_for_graphql_error
 from app.execution import FootageExecutionContext, install_leaf_fields
 from app.graphql_limits import alias_limit_rule, depth_limit_rule
 from app.live import LiveConnection
-from app.operation_rules import OperationCaches, OperationRules
+from app.operation_rules import OperationCaches, OperationRules, RuleSet
 from app.settings import Settings
 from resolvers.direct import install_direct_resolvers
 from resolvers.mutation import Mutation
@@ -37,13 +37,12 @@ log = logging.getLogger("footage.errors")
 
 
 class ErrorPolicy(MaskErrors):
-    """Every error leaves with an ``extensions.code``. Errors raised on purpose keep their
-    message and code; GraphQL's own parse, validation and variable errors get theirs; anything
-    else is masked as INTERNAL with the request id, and logged with its traceback."""
+    """Every error leaves with an ``extensions.code`` (``coded_errors``), on Strawberry's path;
+    ``app.json_post`` calls ``coded_errors`` itself."""
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         request_id = getattr(self.execution_context.context, "request_id", None)
-        return [self._coded(error, request_id) for error in errors]
+        return coded_errors(errors, request_id)
 
     def _process_result(self, result: object) -> None:
         # MaskErrors asks isinstance() of a runtime-checkable Protocol, which inspects the
@@ -52,41 +51,50 @@ class ErrorPolicy(MaskErrors):
         if errors:
             result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
 
-    def _coded(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, InvalidOperationTypeError):
-            return self._with(
-                error,
-                "Only subscriptions run over the websocket; send queries and mutations over HTTP.",
-                code="OPERATION_NOT_ALLOWED",
-            )
-        if original is not None and not isinstance(original, GraphQLError):
-            log.error(
-                "unexpected error at %s (request %s)", error.path, request_id, exc_info=original
-            )
-            return self._with(error, "Internal server error", code="INTERNAL", requestId=request_id)
-        if (error.extensions or {}).get("code"):
-            return error
-        code = code_for_graphql_error(
-            error.message,
-            syntax=isinstance(error, GraphQLSyntaxError),
-            executed=error.path is not None,
-        )
-        return self._with(error, error.message, code=code)
 
-    @staticmethod
-    def _with(error: GraphQLError, message: str, **extensions: object) -> GraphQLError:
-        return GraphQLError(
-            message=message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={**(error.extensions or {}), **extensions},
+def coded_errors(errors: list[GraphQLError], request_id: str | None) -> list[GraphQLError]:
+    """Errors raised on purpose keep their message and code; GraphQL's own parse, validation and
+    variable errors get theirs; anything else is masked as INTERNAL with the request id, and
+    logged with its traceback."""
+    return [_coded(error, request_id) for error in errors]
+
+
+def _coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, InvalidOperationTypeError):
+        return _with(
+            error,
+            "Only subscriptions run over the websocket; send queries and mutations over HTTP.",
+            code="OPERATION_NOT_ALLOWED",
         )
+    if original is not None and not isinstance(original, GraphQLError):
+        log.error("unexpected error at %s (request %s)", error.path, request_id, exc_info=original)
+        return _with(error, "Internal server error", code="INTERNAL", requestId=request_id)
+    if (error.extensions or {}).get("code"):
+        return error
+    code = code_for_graphql_error(
+        error.message,
+        syntax=isinstance(error, GraphQLSyntaxError),
+        executed=error.path is not None,
+    )
+    return _with(error, error.message, code=code)
+
+
+def _with(error: GraphQLError, message: str, **extensions: object) -> GraphQLError:
+    return GraphQLError(
+        message=message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={**(error.extensions or {}), **extensions},
+    )
 
 
 class FootageSchema(strawberry.Schema):
+    # What its operations are parsed and validated under (set by build_schema).
+    rule_set: RuleSet
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Client errors are not the server's to log; ErrorPolicy logs the unexpected ones."""
 
@@ -179,7 +187,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     # schema; the rule tuple is made once here, so the validation cache (keyed by schema,
     # document and rules) keeps hitting. One extension for parsing and validation
     # (app.operation_rules): each extension costs every operation its hooks' set-up.
-    caches = OperationCaches()
     rules: tuple[type[ASTValidationRule], ...] = ()
     max_tokens: int | None = None
     if settings is not None:
@@ -187,8 +194,9 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         if settings.is_production:
             rules += (NoSchemaIntrospectionCustomRule,)
         max_tokens = settings.max_tokens
+    rule_set = RuleSet(OperationCaches(), max_tokens=max_tokens, rules=rules)
     extensions: list[Callable[[], SchemaExtension]] = [
-        lambda: OperationRules(caches, max_tokens=max_tokens, rules=rules),
+        lambda: OperationRules(rule_set),
         lambda: ErrorPolicy(),
     ]
     built = FootageSchema(
@@ -202,6 +210,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             disable_field_suggestions=settings is not None and settings.is_production,
         ),
     )
+    built.rule_set = rule_set
     install_direct_resolvers(built)
     install_leaf_fields(built._schema)
     return built
