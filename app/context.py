@@ -110,6 +110,10 @@ class Context:
         # now, rather than the cycle collector later, in one long pause (BENCHMARKS.md).
         self._loaders = None
         self.plans.clear()
+        # graphql-core's executor is a reference cycle (it holds its own bound methods) and
+        # holds this context: what the context still holds waits for a collection, and every
+        # young collection walks it until then. The URL set is a page's largest (600 keys).
+        self._urls.clear()
 
     async def release(self) -> None:
         """Between two events of a subscription: the store's connection goes back to the pool,

@@ -403,6 +403,15 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
 
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        """graphql-core's, once the data is complete. The infos kept for resolvers that ignore
+        the path refer back to this executor (their helpers hold its bound methods): dropped
+        here, that cycle is gone, and the executor, the request's context and all the page
+        loaded are freed by reference counting as the response leaves, instead of by the next
+        garbage collection, in one pause (BENCHMARKS.md). Work still deferred builds new ones."""
+        self._infos.clear()
+        return super().build_response(data)
+
     def build_per_event_executor(self, payload: Any) -> Any:
         """A subscription's events run on copies of this executor: each gets infos of its own
         (an info carries the event as its root value)."""

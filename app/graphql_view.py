@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -40,9 +40,8 @@ from app.http_admission import (
     context_for,
     request_error_response,
 )
-from app.json_post import JsonPost
+from app.json_post import json_post_for
 from app.live import LiveConnection
-from app.schema import FootageSchema
 
 if TYPE_CHECKING:  # Strawberry's own HTTP adapter type, from its dependency
     from cross_web import AsyncHTTPRequestAdapter
@@ -54,9 +53,22 @@ _CONTEXT_KEY = "footage_context"
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 
 
+class FootageRequestAdapter(StarletteRequestAdapter):
+    """Media types are case-insensitive (RFC 9110); Strawberry compares them as written."""
+
+    @property
+    def content_type(self) -> str | None:
+        value = super().content_type
+        if value is None:
+            return None
+        media_type, separator, parameters = value.partition(";")
+        return media_type.strip().lower() + separator + parameters
+
+
 class FootageGraphQL(GraphQL[Context, None]):
     """Per-process services come from ``app.state`` (built in the lifespan), never from here."""
 
+    request_adapter_class = FootageRequestAdapter
     graphql_transport_ws_handler_class = FootageTransportWSHandler
     websocket_adapter_class = FootageWebSocketAdapter
 
@@ -72,7 +84,7 @@ class FootageGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=None,
             allowed_origins=("*",),
         )
-        self.json_post = JsonPost(schema) if isinstance(schema, FootageSchema) else None
+        self.json_post = json_post_for(schema)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and self.json_post is not None:

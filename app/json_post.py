@@ -12,9 +12,11 @@ their caches), ``build_context``, the view's admission checks (401, 429), the qu
 
 Everything else goes to Strawberry's view with the body replayed, before anything has run (no
 context built, no rate limit counted), so the view answers it exactly as it always did: other
-methods and content types, streaming ``Accept`` headers, batches, a body that is not a JSON
-object with a string ``query``, documents that do not parse or validate, an operation that
-cannot be chosen, subscriptions. ``tests/test_json_post.py`` sends the same requests down both
+methods and content types, ``Accept`` headers asking for a stream (which the view refuses),
+batches, a body that is not a JSON object with a string ``query``, documents that do not parse
+or validate, an operation that cannot be chosen, subscriptions. A schema this path cannot run
+as Strawberry would (other extensions, directives, incremental delivery) gets no such path
+(``json_post_for``). ``tests/test_json_post.py`` sends the same requests down both
 paths and compares status, headers and body.
 """
 
@@ -22,12 +24,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, TypeGuard, cast
 
 import orjson
 from cross_web import HTTPException
-from graphql import GraphQLError, OperationType, execute, get_operation_ast
+from graphql import DocumentNode, GraphQLError, OperationType, execute, get_operation_ast
 from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 from strawberry.execution.is_awaitable import optimized_is_awaitable
@@ -41,11 +44,11 @@ from app.http_admission import (
     request_error_response,
 )
 from app.limits import read_body
-from app.schema import coded_errors
+from app.operation_rules import CACHE_SIZE
+from app.schema import EXTENSIONS, FootageSchema, coded_errors
 
 if TYPE_CHECKING:
     from app.context import Context, Services
-    from app.schema import FootageSchema
 
 # Strawberry's check, as its path passes it (typed as graphql-core asks).
 _is_awaitable = cast("Callable[[Any], TypeGuard[Awaitable[Any]]]", optimized_is_awaitable)
@@ -56,17 +59,34 @@ _STREAMING = ("multipart/mixed", "text/event-stream")
 
 def _is_json(scope: Scope) -> tuple[bool, bytes]:
     """Whether the request is a JSON POST this path answers by its headers, and its Accept."""
-    content_type = b""
-    accept = b""
-    for name, value in scope["headers"]:
+    content_type: bytes | None = None
+    accept: bytes | None = None
+    for name, value in scope["headers"]:  # the first of each, as Starlette's headers.get
         if name == b"content-type":
-            content_type = value
-        elif name == b"accept":
+            if content_type is None:
+                content_type = value
+        elif name == b"accept" and accept is None:
             accept = value
+    content_type = content_type or b""
+    accept = accept or b""
     if content_type.split(b";", 1)[0].strip().lower() != b"application/json":
         return False, accept
     text = accept.decode("latin-1")
     return not any(kind in text for kind in _STREAMING), accept
+
+
+def json_post_for(schema: object) -> JsonPost | None:
+    """The path for ``schema``, when it runs operations exactly as Strawberry's would: a
+    FootageSchema from ``build_schema`` (its two extensions only: parsing and validation under
+    the rule set, and error coding, both done here too), no schema directives, no incremental
+    delivery. A schema with more gets Strawberry's path for every request."""
+    if not isinstance(schema, FootageSchema) or getattr(schema, "rule_set", None) is None:
+        return None
+    if schema.directives or schema.config.enable_experimental_incremental_execution:
+        return None
+    if len(schema.extensions) != EXTENSIONS:
+        return None
+    return JsonPost(schema)
 
 
 class JsonPost:
@@ -76,6 +96,9 @@ class JsonPost:
         self.schema = schema
         self.graphql_schema = schema._schema
         self.rule_set = schema.rule_set
+        # By query text: a hit costs the text's hash (cached by Python) where the rule set's
+        # validation cache hashes the whole document. Owned by this path, bounded alike.
+        self._valid_document = lru_cache(maxsize=CACHE_SIZE)(self._check)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """None once the request is answered; else a ``receive`` that hands Strawberry's view
@@ -120,6 +143,16 @@ class JsonPost:
         await send({"type": "http.response.body", "body": content})
         return None
 
+    def _check(self, query: str) -> DocumentNode | None:
+        """The document, when it parses and validates under the rule set; else None."""
+        try:
+            document = self.rule_set.document(query)
+        except GraphQLError:
+            return None
+        if self.rule_set.validate(self.graphql_schema, document):
+            return None
+        return document
+
     def _runnable(
         self, body: bytes
     ) -> tuple[Any, dict[str, Any] | None, str | None, dict[str, Any] | None] | None:
@@ -141,15 +174,11 @@ class JsonPost:
             or not (extensions is None or type(extensions) is dict)
         ):
             return None
-        rule_set = self.rule_set
-        try:
-            document = rule_set.document(query)
-        except GraphQLError:
+        document = self._valid_document(query)
+        if document is None:
             return None
         operation = get_operation_ast(document, operation_name)
         if operation is None or operation.operation not in _RUNS_HERE:
-            return None
-        if rule_set.validate(self.graphql_schema, document):
             return None
         return document, variables, operation_name, extensions
 
@@ -188,7 +217,7 @@ class JsonPost:
                 f"The query did not finish within {timeout:g} s.", code="TIMEOUT", limit=timeout
             )
             return 504, [], self._payload(None, [late], context)
-        except Exception as error:  # as Strawberry's execute: masked and logged (coded_errors)
+        except Exception as error:  # a fault outside the resolvers: masked, logged (coded_errors)
             failed = GraphQLError(str(error), original_error=error)
             return 200, [], self._payload(None, [failed], context)
         return 200, [], self._payload(result.data, result.errors, context)
@@ -205,7 +234,8 @@ class JsonPost:
 
 
 def _is_request_error(payload: dict[str, Any]) -> bool:
-    """Nothing executed (variables refused, no access): no `data`, no error with a path."""
+    """No `data` and no error with a path: nothing was executed (variables refused, no
+    access), or the operation as a whole failed (a timeout, a fault outside the resolvers)."""
     errors = payload.get("errors")
     return (
         payload.get("data") is None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,7 +55,9 @@ class RequestContextMiddleware:
             return
         headers = dict(scope["headers"])
         incoming = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = (
+            incoming if _REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
+        )  # as random as uuid4, cheaper
         scope.setdefault("state", {})["request_id"] = request_id
         raw_id = request_id.encode()
 

@@ -91,12 +91,16 @@ def _with(error: GraphQLError, message: str, **extensions: object) -> GraphQLErr
     )
 
 
+# How many extensions build_schema gives a schema (app.json_post checks it).
+EXTENSIONS = 2
+
+
 class FootageSchema(strawberry.Schema):
     # What its operations are parsed and validated under (set by build_schema).
     rule_set: RuleSet
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        """Client errors are not the server's to log; ErrorPolicy logs the unexpected ones."""
+        """Client errors are not the server's to log; ``coded_errors`` logs the unexpected ones."""
 
     async def execute(
         self,
@@ -111,7 +115,7 @@ class FootageSchema(strawberry.Schema):
         """Never a subscription: they run over the websocket (``stream``). Executed once, a
         subscription's resolver would start listening for a stream nobody reads."""
         allowed = set(allowed_operation_types or OperationType) - {OperationType.SUBSCRIPTION}
-        return await super().execute(
+        result = await super().execute(
             query,
             variable_values,
             context_value,
@@ -120,6 +124,12 @@ class FootageSchema(strawberry.Schema):
             allowed,
             operation_extensions,
         )
+        if result.errors:
+            # An exception raised outside the resolvers (by the executor itself) leaves through
+            # ErrorPolicy's hook before it codes anything: coded (masked, logged) here. Errors
+            # that carry a code already are left as they are.
+            result.errors = coded_errors(result.errors, getattr(context_value, "request_id", None))
+        return result
 
     async def stream(
         self,
@@ -195,10 +205,12 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
             rules += (NoSchemaIntrospectionCustomRule,)
         max_tokens = settings.max_tokens
     rule_set = RuleSet(OperationCaches(), max_tokens=max_tokens, rules=rules)
+    # app.json_post does what these do, and runs only while they are all there is (EXTENSIONS).
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: OperationRules(rule_set),
         lambda: ErrorPolicy(),
     ]
+    assert len(extensions) == EXTENSIONS
     built = FootageSchema(
         query=Query,
         mutation=Mutation,

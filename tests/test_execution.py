@@ -484,3 +484,28 @@ def test_each_subscription_event_gets_infos_of_its_own() -> None:
     assert event._infos == {}
     assert event.root_value == {"branch": None}
     assert executor._infos  # the subscription's own executor keeps its infos
+
+
+async def test_shared_infos_are_dropped_once_the_response_is_built() -> None:
+    """Each shared info refers back to its executor (graphql-core's helpers hold its bound
+    methods): kept past the response, the executor and the request's context behind it would
+    wait for a garbage collection."""
+    schema = _branch_schema(FootageExecutionContext, share_info=True)._schema
+    executor = FootageExecutionContext.build(
+        schema, parse('{ branch(case: "plain") { shared { name } } }')
+    )
+    assert isinstance(executor, FootageExecutionContext)
+    shared: list[int] = []
+    build_response = executor.build_response
+
+    def spy(data: Any) -> Any:
+        shared.append(len(executor._infos))
+        return build_response(data)
+
+    executor.build_response = spy  # type: ignore[method-assign]
+    result = executor.execute_operation()
+    if not isinstance(result, dict | tuple) and hasattr(result, "__await__"):
+        result = await result
+    assert result.errors is None  # type: ignore[union-attr]
+    assert shared == [1]  # the infos were there while the fields ran
+    assert executor._infos == {}

@@ -14,6 +14,7 @@ import pytest
 from starlette.routing import Route
 
 from app.demo.queries import document
+from app.execution import FootageExecutionContext
 from app.graphql_view import FootageGraphQL
 from app.schema import FootageSchema
 from tests.conftest import Backend, ClientFactory, make_settings
@@ -106,6 +107,22 @@ REQUESTS: dict[str, dict[str, Any]] = {
         "content": b'{"query": "{ __typename }"}',
         "headers": {"Content-Type": "application/json; charset=utf-8"},
     },
+    "upper-case media type": {
+        "content": b'{"query": "{ __typename }"}',
+        "headers": {"Content-Type": "APPLICATION/JSON"},
+    },
+    "upper-case media type, syntax error": {
+        "content": b'{"query": "{ userTest("}',
+        "headers": {"Content-Type": "Application/Json"},
+    },
+    "two content types": {
+        "content": b'{"query": "{ __typename }"}',
+        "headers": [("Content-Type", "text/plain"), ("Content-Type", "application/json")],
+    },
+    "two accepts": {
+        "json": {"query": "query Q($uuid: String!) { userTest(uuid: $uuid) { name } }"},
+        "headers": [("Accept", GRAPHQL_RESPONSE_JSON), ("Accept", "application/json")],
+    },
     "not found": {"json": {"query": '{ userTest(uuid: "ut_missing") { name } }'}},
     "bad argument": {"json": {"query": '{ userTestResult(resultUuid: "x") { name } }'}},
     "wrong variable type": {
@@ -150,7 +167,9 @@ async def test_json_post_answers_as_strawberrys_view(
 ) -> None:
     same_signing_window(client)
     request = dict(REQUESTS[name])
-    request["headers"] = {"Accept": accept, **request.get("headers", {})}
+    headers = request.get("headers", {})
+    if isinstance(headers, dict):
+        request["headers"] = {"Accept": accept, **headers}
     await both_paths(client, **request)
 
 
@@ -198,3 +217,34 @@ async def test_json_posts_skip_strawberrys_execute_and_the_rest_do_not(
         await client.get("/graphql", params={"query": "{ __typename }"})
         await client.post("/graphql", json={"query": "{ nothing }"})
         assert ran == ["{ __typename }", "{ nothing }"]
+
+
+async def test_json_post_masks_a_fault_outside_the_resolvers_as_strawberrys_view(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("secret: postgres://user:password@host")
+
+    monkeypatch.setattr(FootageExecutionContext, "execute_operation", broken)
+    status, _, body = await both_paths(
+        client, json={"query": "{ __typename }"}, headers={"X-Request-Id": "fault-1"}
+    )
+    assert status == 200
+    assert error_codes(body) == ["INTERNAL"]
+    assert body["errors"][0]["extensions"]["requestId"] == "fault-1"
+    assert "secret" not in str(body)
+    logged = [record for record in caplog.records if "unexpected error" in record.getMessage()]
+    assert len(logged) == 2  # once per path
+
+
+def test_a_schema_with_more_than_footages_extensions_gets_no_json_post_path() -> None:
+    from strawberry.extensions import SchemaExtension
+
+    from app.json_post import JsonPost, json_post_for
+    from app.schema import build_schema
+
+    assert isinstance(json_post_for(build_schema()), JsonPost)
+    extended = build_schema()
+    extended.extensions = (*extended.extensions, SchemaExtension)
+    assert json_post_for(extended) is None
+    assert json_post_for(object()) is None

@@ -253,3 +253,31 @@ def test_url_ceiling_counts_downloads_named_after_different_owners_apart(tmp_pat
     assert len(context._urls) == 2
     with pytest.raises(LimitExceeded):
         _sign_request(context, "ws/shared.mp4", key, ("Test B", "bob", "recording"))
+
+
+async def test_closed_context_keeps_no_urls(tmp_path: Path) -> None:
+    """graphql-core's executor keeps the context until a garbage collection: once closed, the
+    context holds nothing of the page (its URL keys were the largest part)."""
+    from types import SimpleNamespace
+
+    from app.context import Context
+
+    async def close() -> None:
+        pass
+
+    settings = make_settings(tmp_path, "sqlite+aiosqlite://")
+    context = Context(
+        request=None,  # type: ignore[arg-type]
+        settings=settings,
+        store=SimpleNamespace(close=close),  # type: ignore[arg-type]
+        minter=None,  # type: ignore[arg-type]
+        broker=None,  # type: ignore[arg-type]
+        storage=None,  # type: ignore[arg-type]
+        viewer_or_none=None,
+        request_id="r",
+    )
+    context.count_url(("ws/a.mp4", 300, None, None))
+    context.plans[("node",)] = object()
+    await context.close()
+    assert not context._urls
+    assert not context.plans
