@@ -63,6 +63,7 @@ from graphql import (
     get_argument_values,
     is_leaf_type,
 )
+from graphql.execution import ExperimentalIncrementalExecutionResults
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
@@ -404,13 +405,22 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
-        """graphql-core's, once the data is complete. The infos kept for resolvers that ignore
-        the path refer back to this executor (their helpers hold its bound methods): dropped
-        here, that cycle is gone, and the executor, the request's context and all the page
-        loaded are freed by reference counting as the response leaves, instead of by the next
-        garbage collection, in one pause (BENCHMARKS.md). Work still deferred builds new ones."""
-        self._infos.clear()
-        return super().build_response(data)
+        """graphql-core's, once the data is complete; then the executor lets go of itself.
+
+        graphql-core's executor is a reference cycle: it keeps its own bound methods (in
+        ``async_helpers``, which every info it builds also holds), and through them whatever
+        it refers to, the request's context included. A cycle is freed only by a garbage
+        collection: the executors of finished requests piled up, were promoted to older
+        generations by the young collections they survived, and made the collections that
+        finally freed them long pauses (BENCHMARKS.md). Once a complete response is built
+        nothing of the operation runs any more, so the references are dropped here and the
+        executor goes by reference counting, with the response. An incremental response (some
+        work still deferred) keeps them: that work builds infos later."""
+        result = super().build_response(data)
+        if not isinstance(result, ExperimentalIncrementalExecutionResults):
+            self._infos.clear()
+            self.__dict__.pop("async_helpers", None)
+        return result
 
     def build_per_event_executor(self, payload: Any) -> Any:
         """A subscription's events run on copies of this executor: each gets infos of its own

@@ -16,6 +16,13 @@ measured in BENCHMARKS.md, a third of the server's CPU and pauses of 50-230 ms o
   10,000 for the same CPU in all (BENCHMARKS.md, 2026-12-01); lower thresholds cost more CPU
   and promote more live objects into gen 1, whose collections then take as long.
 
+- While the pacer (app.pacing) spreads a page's steps, it runs the young collections itself,
+  at PACED_YOUNG, in a loop iteration of their own (``PacedCollector``): CPython's would run in
+  the middle of whichever step allocated the last object, and the two pauses would add up.
+
+A finished request leaves no cyclic garbage behind (app.execution's ``build_response``): what a
+collection walks is what requests in flight hold, and what it frees is little.
+
 Process-wide state, so only the server's factory asks for it (tests and tools do not).
 """
 
@@ -30,3 +37,20 @@ def tune_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*THRESHOLDS)
+
+
+PACED_YOUNG = 7_000
+
+
+class PacedCollector:
+    """For the pacer (app.pacing), between two batches of a page's steps: a young collection
+    once PACED_YOUNG objects are new, in a loop iteration of its own, instead of CPython's at
+    THRESHOLDS[0] in the middle of whatever step allocated the last object (the two pauses
+    added). Older generations are collected when CPython would (by their counts)."""
+
+    def due(self) -> bool:
+        return gc.get_count()[0] >= PACED_YOUNG
+
+    def collect(self) -> None:
+        older = gc.get_count()[1]
+        gc.collect(1 if older + 1 > THRESHOLDS[1] else 0)

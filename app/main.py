@@ -66,7 +66,7 @@ def create_app(
     The maintenance task runs only when the app owns its transactions: a test's ``begin`` is
     one shared connection, which a background task must not use beside the requests."""
     # One per process (its budget is the loop's): requests start at its pace, pages complete at it.
-    pacer = Pacer()
+    pacer = Pacer(collector=gc_tuning.PacedCollector() if tune_collector else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

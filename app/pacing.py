@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -28,11 +28,24 @@ BUDGET = 0.005
 MAX_BATCH = 1_024
 
 
+class Collector(Protocol):
+    def due(self) -> bool: ...
+
+    def collect(self) -> None: ...
+
+
 class Pacer:
     def __init__(
-        self, budget: float = BUDGET, *, clock: Callable[[], float] = time.perf_counter
+        self,
+        budget: float = BUDGET,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+        collector: Collector | None = None,
     ) -> None:
         self.budget = budget
+        # Young garbage collections, run between two batches (app.gc_tuning).
+        self._collector = collector
+        self._collecting = False
         self._clock = clock
         self._since = clock()
         self._queue: deque[asyncio.Future[None]] = deque()
@@ -83,6 +96,18 @@ class Pacer:
     def _release(self) -> None:
         """A callback of its own, so it runs after the steps it released last time: the time
         since then is what a batch cost, which sizes the next one."""
+        collector = self._collector
+        if collector is not None and (self._collecting or collector.due()):
+            # A collection due: this iteration releases nothing, so the next one runs the
+            # last batch's steps alone; the collection then runs in an iteration of its own
+            # (whatever else is ready), and releasing resumes after it.
+            if self._collecting:
+                collector.collect()
+                self._resumed = True  # the collection's time sizes nothing
+            self._collecting = not self._collecting
+            self._since = self._clock()
+            asyncio.get_running_loop().call_soon(self._release)
+            return
         now = self._clock()
         spent = now - self._since
         if self._resumed:
