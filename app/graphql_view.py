@@ -17,7 +17,6 @@ import orjson
 from cross_web import HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -84,15 +83,8 @@ class FootageGraphQL(GraphQL[Context, None]):
             max_subscriptions_per_connection=None,
             allowed_origins=("*",),
         )
+        # Run by app.json_post.JsonPosts, in front of Starlette's router; None: none.
         self.json_post = json_post_for(schema)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and self.json_post is not None:
-            passed = await self.json_post(scope, receive, send)
-            if passed is None:
-                return  # answered
-            receive = passed
-        await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Any:
         services: Services = request.app.state.services

@@ -32,7 +32,7 @@ import orjson
 from cross_web import HTTPException
 from graphql import DocumentNode, GraphQLError, OperationType, execute, get_operation_ast
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from app.errors import LimitExceeded
@@ -198,20 +198,26 @@ class JsonPost:
             headers = [(name.lower().encode(), value.encode()) for name, value in fields.items()]
             return status, headers, self._payload(None, [error], context)
         timeout = context.settings.query_timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         try:
-            async with asyncio.timeout(timeout):
-                outcome = execute(
-                    self.graphql_schema,
-                    document,
-                    root_value=None,
-                    context_value=context,
-                    variable_values=variables,
-                    operation_name=operation_name,
-                    is_awaitable=_is_awaitable,
-                    executor_class=FootageExecutionContext,
-                    operation_extensions=extensions,
-                )
-                result = await outcome if isawaitable(outcome) else outcome
+            outcome = execute(
+                self.graphql_schema,
+                document,
+                root_value=None,
+                context_value=context,
+                variable_values=variables,
+                operation_name=operation_name,
+                is_awaitable=_is_awaitable,
+                executor_class=FootageExecutionContext,
+                operation_extensions=extensions,
+            )
+            if isawaitable(outcome):
+                # A timeout can only cancel at an await: the part before (all of an operation
+                # that never awaits) runs as it would inside it, and counts against it.
+                async with asyncio.timeout_at(deadline):
+                    result = await outcome
+            else:
+                result = outcome
         except TimeoutError:
             late = LimitExceeded(
                 f"The query did not finish within {timeout:g} s.", code="TIMEOUT", limit=timeout
@@ -242,3 +248,28 @@ def _is_request_error(payload: dict[str, Any]) -> bool:
         and bool(errors)
         and all("path" not in error for error in errors or ())
     )
+
+
+class JsonPosts:
+    """ASGI middleware, the app's innermost: JSON POSTs to ``path`` go to ``view``'s JsonPost
+    before Starlette's exception middleware and router (which would only find the view again);
+    what it passes on, and every other request, goes on as it came."""
+
+    def __init__(self, app: ASGIApp, *, view: Any, path: str) -> None:
+        self.app = app
+        self.view = view
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        json_post: JsonPost | None = self.view.json_post
+        if (
+            json_post is not None
+            and scope["type"] == "http"
+            and scope["path"] == self.path
+            and scope["method"] == "POST"
+        ):
+            passed = await json_post(scope, receive, send)
+            if passed is None:
+                return  # answered
+            receive = passed
+        await self.app(scope, receive, send)

@@ -24,6 +24,7 @@ from app.auth import Authenticator
 from app.context import Services
 from app.events import Broker, open_broker
 from app.graphql_view import FootageGraphQL
+from app.json_post import JsonPosts
 from app.limits import OperationGate, RateLimiter, RequestContextMiddleware
 from app.maintenance import run_maintenance
 from app.media.backends import build_deleter, build_signer
@@ -186,6 +187,7 @@ def create_app(
             pacer=pacer,
         )
     )
+    middleware.append(Middleware(JsonPosts, view=graphql, path="/graphql"))
     return Starlette(
         middleware=middleware,
         routes=[
