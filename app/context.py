@@ -125,7 +125,7 @@ class Context:
 
 
 async def build_context(services: Services, request: HTTPConnection) -> Context:
-    store = Store(services.connect, services.begin)
+    store = Store(services.connect, services.begin, pause=services.pacer.pause)
     token = bearer_token(request.headers.get("authorization"))
     viewer = await services.authenticator.authenticate(store, token)
     return Context(

@@ -74,17 +74,17 @@ class Pacer:
 
     def pace(self, items: Iterable[T]) -> Iterator[T | Any]:
         """``items``, for graphql-core to complete one by one in this loop iteration while the
-        budget lasts (counted from the first item: the caller pauses before, when what it did
-        first was long), and after that as awaitables that wait their turn (``pause``), so the
+        budget lasts (the same budget as ``pause``, since the pacer last let the loop breathe:
+        two pages' steps in one iteration share it, and the work before the list counts), and
+        after that as awaitables that wait their turn (``pause``), so the
         rest of the list completes over later iterations. Behind steps already waiting,
         everything waits. A consumer that stops early and drains the rest (graphql-core does,
         after an error in a non-null item) gets awaitables it may settle in the background."""
         iterator = iter(items)
-        started = self._clock()
         if not self._queue:
             for item in iterator:
                 yield item
-                if self._clock() - started >= self.budget:
+                if self._clock() - self._since >= self.budget:
                     break
         for item in iterator:
             yield self._after_pause(item)

@@ -169,3 +169,53 @@ def test_paced_collector_collects_young_objects_when_enough_are_new() -> None:
         del kept
     finally:
         gc.enable()
+
+
+async def test_paced_lists_in_one_step_share_the_budget() -> None:
+    """Two pages completing in one loop iteration: once the first spent the budget, the
+    second hands out all but its first item as awaitables."""
+    clock = [0.0]
+    pacer = Pacer(budget=2.5, clock=lambda: clock[0])
+    first: list[Any] = []
+    for item in PacedList(range(3), pacer):
+        first.append(item)
+        clock[0] += 1.0
+    second: list[Any] = []
+    for item in PacedList(range(3), pacer):
+        second.append(item)
+        clock[0] += 1.0
+    assert first == [0, 1, 2]
+    assert second[0] == 0
+    assert all(inspect.isawaitable(item) for item in second[1:])
+    assert await asyncio.gather(*second[1:]) == [1, 2]
+
+
+async def test_store_reads_pause_between_steps_of_rows(backend: Any, connection: Any) -> None:
+    """A read of many rows gives the pacer a say every ROWS_PER_STEP rows, and answers the same
+    rows as a read without it."""
+    from contextlib import asynccontextmanager
+
+    from sqlalchemy import text
+
+    from app.store import facade
+
+    @asynccontextmanager
+    async def connect() -> Any:
+        yield connection
+
+    pauses: list[int] = []
+
+    async def pause() -> None:
+        pauses.append(1)
+
+    query = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250) "
+        "SELECT i FROM n ORDER BY i"
+    )
+    paced = facade.Store(connect, connect, pause=pause)
+    plain = facade.Store(connect, connect)
+    rows = [tuple(row) for row in await paced._rows(query)]
+    assert rows == [tuple(row) for row in await plain._rows(query)]
+    assert rows[0] == (1,)
+    assert len(rows) == 250
+    assert len(pauses) == -(-250 // facade.ROWS_PER_STEP)

@@ -10,7 +10,7 @@ would multiply pool checkouts and break the single-transaction view a test (or a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -205,10 +205,24 @@ class StoreClosed(RuntimeError):
     """A read or write on a store after ``close()``: the request it served is over."""
 
 
+# Rows converted (types processed, by SQLAlchemy) between two of the pacer's checks.
+ROWS_PER_STEP = 100
+
+
 class Store(ChangeFeedReads, Writes):
-    def __init__(self, connect: Connect, begin: Connect) -> None:
+    """``pause``: the request's pacer (app.pacing), awaited between every ROWS_PER_STEP rows
+    of a read, so converting a page's 550 media rows does not hold the loop in one piece."""
+
+    def __init__(
+        self,
+        connect: Connect,
+        begin: Connect,
+        *,
+        pause: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._connect = connect
         self._begin = begin
+        self._pause = pause
         self._stack = AsyncExitStack()
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
@@ -264,7 +278,13 @@ class Store(ChangeFeedReads, Writes):
                     self._check_open()
                 self._connection = connection
             result = await self._connection.execute(statement, parameters)
-            return result.all()
+            if self._pause is None:
+                return result.all()
+            rows: list[AnyRow] = []
+            for part in result.partitions(ROWS_PER_STEP):
+                rows += part
+                await self._pause()
+            return rows
 
     # -- authentication -------------------------------------------------------------------------
 
