@@ -110,9 +110,9 @@ class Context:
         # now, rather than the cycle collector later, in one long pause (BENCHMARKS.md).
         self._loaders = None
         self.plans.clear()
-        # graphql-core's executor is a reference cycle (it holds its own bound methods) and
-        # holds this context: what the context still holds waits for a collection, and every
-        # young collection walks it until then. The URL set is a page's largest (600 keys).
+        # An executor that ended without a complete response (a timeout, a fault, incremental
+        # delivery) is still a reference cycle (app.execution) and holds this context: what
+        # the context keeps would wait for a collection. The URL set is a page's largest.
         self._urls.clear()
 
     async def release(self) -> None:

@@ -51,6 +51,7 @@ shortcut (answers stay right, only slower): ``tests/test_execution.py`` fails th
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -65,6 +66,7 @@ from graphql import (
 )
 from graphql.execution import ExperimentalIncrementalExecutionResults
 from graphql.pyutils import Path, gather_with_cancel
+from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
@@ -229,6 +231,24 @@ def install_leaf_fields(schema: GraphQLSchema) -> None:
         OBJECT_FIELDS: object_fields(schema, origins),
         OBJECT_ORIGINS: origins,
     }
+
+
+def _weak_helpers(executor: Any) -> GraphQLResolveInfoHelpers:
+    """``executor``'s async helpers, calling it through weak references (``build_response``).
+    Whoever calls them runs code of the executor, and so keeps it alive."""
+    gather = weakref.WeakMethod(executor.gather_async_work)
+    track = weakref.WeakMethod(executor.track_async_work)
+
+    def live(method: weakref.WeakMethod[Any]) -> Any:
+        bound = method()
+        if bound is None:  # pragma: no cover - a caller keeps the executor alive
+            raise RuntimeError("the operation's executor is gone")
+        return bound
+
+    return GraphQLResolveInfoHelpers(
+        gather=lambda values: live(gather)(values),
+        track=lambda values: live(track)(values),
+    )
 
 
 def _probe(*_: Any, **__: Any) -> None:
@@ -405,21 +425,22 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
-        """graphql-core's, once the data is complete; then the executor lets go of itself.
+        """graphql-core's, once the data is complete; then the executor stops keeping itself.
 
         graphql-core's executor is a reference cycle: it keeps its own bound methods (in
         ``async_helpers``, which every info it builds also holds), and through them whatever
         it refers to, the request's context included. A cycle is freed only by a garbage
         collection: the executors of finished requests piled up, were promoted to older
         generations by the young collections they survived, and made the collections that
-        finally freed them long pauses (BENCHMARKS.md). Once a complete response is built
-        nothing of the operation runs any more, so the references are dropped here and the
-        executor goes by reference counting, with the response. An incremental response (some
-        work still deferred) keeps them: that work builds infos later."""
+        finally freed them long pauses (BENCHMARKS.md). With a complete response built, the
+        shared infos are dropped and the helpers call the executor through a weak reference:
+        the executor goes by reference counting with the response, while work still running in
+        the background (siblings graphql-core settles after an error) holds it, and its infos,
+        as long as it runs. An incremental response keeps everything as it was."""
         result = super().build_response(data)
         if not isinstance(result, ExperimentalIncrementalExecutionResults):
             self._infos.clear()
-            self.__dict__.pop("async_helpers", None)
+            self.async_helpers = _weak_helpers(self)
         return result
 
     def build_per_event_executor(self, payload: Any) -> Any:

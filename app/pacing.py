@@ -64,6 +64,7 @@ class Pacer:
             self._loop = loop
             self._queue.clear()
             self._releasing = False
+            self._collecting = False
         waiter = loop.create_future()
         self._queue.append(waiter)
         if not self._releasing:
@@ -96,27 +97,33 @@ class Pacer:
     def _release(self) -> None:
         """A callback of its own, so it runs after the steps it released last time: the time
         since then is what a batch cost, which sizes the next one."""
-        collector = self._collector
-        if collector is not None and (self._collecting or collector.due()):
-            # A collection due: this iteration releases nothing, so the next one runs the
-            # last batch's steps alone; the collection then runs in an iteration of its own
-            # (whatever else is ready), and releasing resumes after it.
-            if self._collecting:
-                collector.collect()
-                self._resumed = True  # the collection's time sizes nothing
-            self._collecting = not self._collecting
+        if self._collecting:
+            # The previous release let nothing go: this iteration holds only the collection
+            # (and whatever else is ready in the loop), and its time sizes nothing.
+            assert self._collector is not None
+            self._collector.collect()
+            self._collecting = False
+            self._resumed = True
             self._since = self._clock()
             asyncio.get_running_loop().call_soon(self._release)
             return
         now = self._clock()
         spent = now - self._since
-        if self._resumed:
+        resumed = self._resumed
+        if resumed:
             self._resumed = False  # the time since the last release includes idle time
         elif spent < self.budget / 2:
             self._batch = min(self._batch * 2, MAX_BATCH)
         elif spent > self.budget:
             self._batch = max(1, self._batch // 2)
         self._since = now
+        if not resumed and self._collector is not None and self._collector.due():
+            # A young collection due (app.gc_tuning): nothing is released now, so the next
+            # iteration runs the collection instead of steps, and releasing resumes after it
+            # (the release after a collection or an idle spell always lets a batch go).
+            self._collecting = True
+            asyncio.get_running_loop().call_soon(self._release)
+            return
         released = 0
         while self._queue and released < self._batch:
             waiter = self._queue.popleft()

@@ -509,3 +509,53 @@ async def test_a_finished_operation_is_freed_without_a_garbage_collection() -> N
         assert alive() is None
     finally:
         gc.enable()
+
+
+async def test_siblings_settled_after_the_response_still_run() -> None:
+    """After a non-null field fails, graphql-core settles its siblings in the background,
+    after the response is built: their fields still get infos (the executor's helpers are
+    weak once the response is built, not gone)."""
+    import asyncio
+    import inspect
+
+    from graphql import (
+        GraphQLField,
+        GraphQLNonNull,
+        GraphQLObjectType,
+        GraphQLSchema,
+        GraphQLString,
+        execute,
+    )
+
+    ran: list[str] = []
+
+    async def slow(*_: Any) -> dict[str, str]:
+        await asyncio.sleep(0)
+        return {}
+
+    def leaf(*_: Any) -> str:
+        ran.append("x")
+        return "x"
+
+    def boom(*_: Any) -> str:
+        raise ValueError("boom")
+
+    child = GraphQLObjectType("Child", {"x": GraphQLField(GraphQLString, resolve=leaf)})
+    schema = GraphQLSchema(
+        GraphQLObjectType(
+            "Query",
+            {
+                "slow": GraphQLField(child, resolve=slow),
+                "boom": GraphQLField(GraphQLNonNull(GraphQLString), resolve=boom),
+            },
+        )
+    )
+    result: Any = execute(
+        schema, parse("{ slow { x } boom }"), executor_class=FootageExecutionContext
+    )
+    if inspect.isawaitable(result):
+        result = await result
+    assert result.data is None
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert ran == ["x"]

@@ -7,6 +7,8 @@ import gc
 import inspect
 from typing import Any
 
+import pytest
+
 from app.pacing import PacedList, Pacer
 
 
@@ -218,4 +220,79 @@ async def test_store_reads_pause_between_steps_of_rows(backend: Any, connection:
     assert rows == [tuple(row) for row in await plain._rows(query)]
     assert rows[0] == (1,)
     assert len(rows) == 250
-    assert len(pauses) == -(-250 // facade.ROWS_PER_STEP)
+    assert len(pauses) == -(-250 // facade.ROWS_PER_STEP) - 1  # between steps
+
+
+@pytest.mark.parametrize(
+    ("counts", "generation"),
+    [((7_000, 0, 0), 0), ((7_000, 20, 20), 0), ((7_000, 21, 0), 1), ((7_000, 21, 21), 2)],
+)
+def test_paced_collector_collects_older_generations_as_cpython_would(
+    monkeypatch: pytest.MonkeyPatch, counts: tuple[int, int, int], generation: int
+) -> None:
+    """Under load the paced collections stand in for CPython's: gen 1 and full collections
+    come by the same counts (gen 1 every 21st young collection, a full one every 21st of
+    those), or nothing would ever collect the oldest generation."""
+    from app import gc_tuning
+
+    collected: list[int] = []
+    monkeypatch.setattr(gc_tuning.gc, "get_count", lambda: counts)
+    monkeypatch.setattr(gc_tuning.gc, "collect", collected.append)
+    gc_tuning.PacedCollector().collect()
+    assert collected == [generation]
+
+
+async def test_pacer_sizes_its_batches_when_collections_follow_every_batch() -> None:
+    """A batch's time sizes the next batch even when a collection comes after each one."""
+
+    class Always:
+        def due(self) -> bool:
+            return True
+
+        def collect(self) -> None:
+            pass
+
+    clock = [0.0]
+    pacer = Pacer(budget=0.005, clock=lambda: clock[0], collector=Always())
+    pacer._batch = 64
+
+    async def step() -> None:
+        await pacer.pause()
+        clock[0] += 0.002  # 64 steps: 128 ms, far over the budget
+
+    clock[0] = 1.0
+    await asyncio.gather(*(step() for _ in range(400)))
+    assert pacer._batch <= 4
+
+
+async def test_a_paused_read_leaves_the_store_to_the_requests_other_reads(
+    backend: Any, connection: Any
+) -> None:
+    from contextlib import asynccontextmanager
+
+    from sqlalchemy import text
+
+    from app.store import facade
+
+    @asynccontextmanager
+    async def connect() -> Any:
+        yield connection
+
+    held = asyncio.Event()
+    paused = asyncio.Event()
+
+    async def pause() -> None:
+        paused.set()
+        await held.wait()
+
+    many = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250) "
+        "SELECT i FROM n ORDER BY i"
+    )
+    store = facade.Store(connect, connect, pause=pause)
+    first = asyncio.ensure_future(store._rows(many))
+    await paused.wait()
+    # The first read is converting its rows, paused: the store's lock is free.
+    assert [tuple(row) for row in await store._rows(text("SELECT 7"))] == [(7,)]
+    held.set()
+    assert len(await first) == 250

@@ -210,8 +210,9 @@ ROWS_PER_STEP = 100
 
 
 class Store(ChangeFeedReads, Writes):
-    """``pause``: the request's pacer (app.pacing), awaited between every ROWS_PER_STEP rows
-    of a read, so converting a page's 550 media rows does not hold the loop in one piece."""
+    """``pause``: the process's pacer (``Pacer.pause``, app.pacing), awaited between every
+    ROWS_PER_STEP rows of a read, so converting a page's 550 media rows does not hold the loop
+    in one piece. HTTP requests' stores have it; a websocket's (app.live) do not."""
 
     def __init__(
         self,
@@ -280,11 +281,15 @@ class Store(ChangeFeedReads, Writes):
             result = await self._connection.execute(statement, parameters)
             if self._pause is None:
                 return result.all()
-            rows: list[AnyRow] = []
-            for part in result.partitions(ROWS_PER_STEP):
-                rows += part
+        # Both drivers hold every row in memory once the statement has run: converting them
+        # (and pausing between steps of it) needs neither the lock nor the connection, which
+        # the request's other reads may use meanwhile, and which release() may then return.
+        rows: list[AnyRow] = []
+        for part in result.partitions(ROWS_PER_STEP):
+            if rows:
                 await self._pause()
-            return rows
+            rows += part
+        return rows
 
     # -- authentication -------------------------------------------------------------------------
 
