@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
-BUDGET = 0.005
+BUDGET = 0.0035
 MAX_BATCH = 1_024
 
 
