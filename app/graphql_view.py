@@ -37,6 +37,7 @@ from app.http_admission import (
     RefusedWithHeaders,
     admission,
     context_for,
+    drop_unexecuted_data,
     request_error_response,
 )
 from app.json_post import json_post_for
@@ -205,10 +206,7 @@ class FootageGraphQL(GraphQL[Context, None]):
                 extensions["code"] = code_for_graphql_error(
                     error["message"], syntax=False, executed="path" in error
                 )
-        if _is_request_error(result):
-            # GraphQL over HTTP: a request that never executed has no `data` entry, and under
-            # application/graphql-response+json it answers 400.
-            body.pop("data", None)
+        if drop_unexecuted_data(body):
             sub_response: Response = request.state.sub_response
             if sub_response.media_type == GRAPHQL_RESPONSE_JSON and not sub_response.status_code:
                 sub_response.status_code = 400
@@ -286,12 +284,3 @@ ReactDOM.createRoot(document.getElementById("graphiql")).render(
 </body>
 </html>
 """
-
-
-def _is_request_error(result: ExecutionResult) -> bool:
-    """Parse and validation failures: nothing executed, so no error has a path."""
-    return (
-        result.data is None
-        and bool(result.errors)
-        and all(error.path is None for error in result.errors or ())
-    )

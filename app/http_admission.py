@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import orjson
 from cross_web import HTTPException
@@ -99,3 +100,15 @@ def request_error_response(request: Request, refused: HTTPException) -> Response
         headers=refused.headers if isinstance(refused, RefusedWithHeaders) else None,
         media_type=media_type,
     )
+
+
+def drop_unexecuted_data(payload: dict[str, Any]) -> bool:
+    """GraphQL over HTTP: a response with no `data` and no error with a path (nothing was
+    executed: a parse, validation or variable error, no access; or the operation failed as a
+    whole) has no `data` entry. True when ``payload`` was one (under
+    application/graphql-response+json such a response answers 400, unless it has a status)."""
+    errors = payload.get("errors")
+    if payload.get("data") is None and errors and all("path" not in e for e in errors):
+        payload.pop("data", None)
+        return True
+    return False

@@ -41,6 +41,7 @@ from app.http_admission import (
     GRAPHQL_RESPONSE_JSON,
     admission,
     context_for,
+    drop_unexecuted_data,
     request_error_response,
 )
 from app.limits import read_body
@@ -128,12 +129,8 @@ class JsonPost:
             )
         finally:
             await context.close()
-        if _is_request_error(payload):
-            # As the view: a request that never executed has no `data` entry, and under
-            # application/graphql-response+json it answers 400.
-            payload.pop("data", None)
-            if graphql_response and status == 200:
-                status = 400
+        if drop_unexecuted_data(payload) and graphql_response and status == 200:
+            status = 400
         content = orjson.dumps(payload)
         headers.append((b"content-length", str(len(content)).encode()))
         headers.append(
@@ -237,17 +234,6 @@ class JsonPost:
             coded = coded_errors(errors, context.request_id)
             payload["errors"] = [error.formatted for error in coded]
         return payload
-
-
-def _is_request_error(payload: dict[str, Any]) -> bool:
-    """No `data` and no error with a path: nothing was executed (variables refused, no
-    access), or the operation as a whole failed (a timeout, a fault outside the resolvers)."""
-    errors = payload.get("errors")
-    return (
-        payload.get("data") is None
-        and bool(errors)
-        and all("path" not in error for error in errors or ())
-    )
 
 
 class JsonPosts:
