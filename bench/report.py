@@ -65,17 +65,28 @@ def targets(run: Run) -> list[dict[str, Any]]:
         )
     cold_rsa, warm_rsa = _load(run, "page_urls_cold_rsa", 1), _load(run, "page_urls_warm_rsa", 1)
     signed = (_counts(run, "page_urls_cold_rsa") or {}).get("signatures")
+    spread = run["scenarios"].get("page_urls_cold_rsa", {}).get("spread_signing_ms")
     cost = run.get("signature_cost_ms", {}).get("gcs-rsa")
-    if cold_rsa and warm_rsa and signed and cost:
-        # The allowance: 1.1x the page's RSA signatures, spread over every core.
-        allowance = 1.1 * signed * cost / run["cores"]
+    if cold_rsa and warm_rsa and signed and (spread or cost):
+        # The allowance: 1.1x the cost of the page's RSA signatures spread over every
+        # core. Measured so beside the cold run when the run has it (bench.run); else derived
+        # from the one-thread cost measured at the start.
         extra = cold_rsa["p50_ms"] - warm_rsa["p50_ms"]
+        if spread:
+            allowance = 1.1 * sum(spread) / len(spread)
+            basis = (
+                f"1.1 x {signed} signatures over {run['cores']} cores in "
+                + " / ".join(f"{ms:.1f}" for ms in spread)
+                + " ms, measured before / after the cold run"
+            )
+        else:
+            allowance = 1.1 * signed * cost / run["cores"]
+            basis = f"{signed} x {cost:.2f} ms x 1.1 / {run['cores']}"
         add(
             f"cold page (RSA) at most warm + 1.1x its {signed} signatures over "
             f"{run['cores']} cores (p50, c=1)",
             f"cold {cold_rsa['p50_ms']:.1f} ms vs warm {warm_rsa['p50_ms']:.1f} ms: "
-            f"+{extra:.1f} ms against +{allowance:.1f} ms ({signed} x {cost:.2f} ms x 1.1 / "
-            f"{run['cores']})",
+            f"+{extra:.1f} ms against +{allowance:.1f} ms ({basis})",
             extra <= allowance,
         )
     cold1 = _load(run, "page_urls_cold", 1)
