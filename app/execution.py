@@ -52,7 +52,7 @@ shortcut (answers stay right, only slower): ``tests/test_execution.py`` fails th
 from __future__ import annotations
 
 import weakref
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from graphql import (
     GraphQLField,
@@ -72,6 +72,8 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCor
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
+
+from app.pacing import PacedList
 
 _TYPENAME = "__typename"
 
@@ -249,6 +251,50 @@ def _weak_helpers(executor: Any) -> GraphQLResolveInfoHelpers:
         gather=lambda values: live(gather)(values),
         track=lambda values: live(track)(values),
     )
+
+
+class _ListItems:
+    """A list being completed by ``FootageExecutionContext.complete_list_value``: the items,
+    how far it got, and, when the items are objects of a known class (``object_origins``),
+    that class and the item type's grouped sub-fields (the same for every item)."""
+
+    __slots__ = (
+        "awaiting",
+        "completed",
+        "field_details_list",
+        "fields",
+        "index",
+        "info",
+        "item_type",
+        "items",
+        "object_type",
+        "origin",
+        "path",
+    )
+
+    def __init__(
+        self,
+        items: list[Any],
+        item_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        origins: ObjectOrigins,
+    ) -> None:
+        self.items = items
+        self.item_type = item_type
+        self.field_details_list = field_details_list
+        self.info = info
+        self.path = path
+        self.index = 0  # the next item to complete
+        self.completed: list[Any] = []
+        self.awaiting: list[int] = []  # indices of completed items still awaitable
+        self.object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        self.origin: type | None = origins.get(self.object_type)
+        self.fields: Any = None  # collected with the first item of the known class
+
+    def awaitables(self) -> list[Any]:
+        return [self.completed[index] for index in self.awaiting]
 
 
 def _probe(*_: Any, **__: Any) -> None:
@@ -495,6 +541,143 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def complete_list_value(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's, with two shortcuts; each item still completes by graphql-core's
+        rules (nulls, errors at the item's path, awaitable items and fields).
+
+        - A list of objects of a known class (``object_origins``: a page's language groups
+          and media items) has each such item's sub-fields executed at once, without
+          graphql-core's per-item layers (``complete_list_item_value``, ``complete_value``,
+          collecting the same sub-fields again).
+        - A paced list (``app.pacing.PacedList``, a page's edges) is completed here, its items
+          one after another while the pacer's budget lasts and the rest in one coroutine that
+          pauses whenever the pacer says so. graphql-core, iterating it, gets an awaitable for
+          every item past the budget and makes a coroutine and a task of each (about 90 of a
+          100-result page's edges, 4-7 ms of its CPU)."""
+        kind = type(result)
+        if (
+            (kind is not list and kind is not PacedList)
+            or position_context is not None
+            or self.abort_signal is not None
+            or self.get_stream_usage(field_details_list, path) is not None
+        ):
+            return super().complete_list_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        items = _ListItems(
+            result, return_type.of_type, field_details_list, info, path, self._origins
+        )
+        if kind is list and items.origin is None:
+            return super().complete_list_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+        count = len(result)
+        try:
+            if kind is PacedList:
+                pacer = result.pacer
+                while items.index < count and not pacer.due():
+                    self._complete_item(items)
+            else:
+                while items.index < count:
+                    self._complete_item(items)
+        except BaseException:
+            self._abandon(items)
+            raise
+        if items.index == count and not items.awaiting:
+            return items.completed
+        return self._complete_rest(items)
+
+    async def _complete_rest(self, items: _ListItems) -> list[Any]:
+        """A paced list's items past the budget, pausing when the pacer says so; then the
+        items whose completion awaits, gathered as graphql-core gathers them."""
+        listed, completed, awaiting = items.items, items.completed, items.awaiting
+        try:
+            if items.index < len(listed):
+                pacer = cast("PacedList[Any]", listed).pacer
+                while items.index < len(listed):
+                    if pacer.due():
+                        await pacer.pause()
+                    self._complete_item(items)
+        except BaseException:
+            self._abandon(items)
+            raise
+        if len(awaiting) == 1:
+            (only,) = awaiting
+            completed[only] = await completed[only]
+        elif awaiting:
+            done = await gather_with_cancel(*items.awaitables())
+            for index, value in zip(awaiting, done, strict=True):
+                completed[index] = value
+        return completed
+
+    def _abandon(self, items: _ListItems) -> None:
+        """The list stopped (an item's error, the request cancelled, or a sibling's error
+        cancelling it): items whose completion is under way are settled in the background,
+        as graphql-core settles a failed list's items, so their inner awaitables are awaited
+        (closing them would leave those unawaited). No further item starts."""
+        pending = items.awaitables()
+        if pending:
+            self.settle_in_background(pending)
+
+    def _complete_item(self, items: _ListItems) -> None:
+        # As graphql-core's complete_iterable_value does with each item.
+        index = items.index
+        item = items.items[index]
+        item_path = items.path.add_key(index, None)
+        items.index = index + 1
+        if (
+            type(item) is items.origin
+            and get_strawberry_type_cast(item) is None
+            and self._item_fields(items) is not None
+        ):
+            try:
+                value = self.execute_fields(items.object_type, item, item_path, items.fields, None)
+            except Exception as raw_error:
+                self.handle_field_error(
+                    raw_error, items.item_type, items.field_details_list, item_path
+                )
+                value = None
+            else:
+                if self.is_awaitable(value):
+                    value = self._awaited(
+                        value, items.item_type, items.field_details_list, item_path
+                    )
+                    items.awaiting.append(index)
+            items.completed.append(value)
+        elif self.is_awaitable(item):
+            items.completed.append(
+                self.complete_awaitable_list_item_value(
+                    item, items.item_type, items.field_details_list, items.info, item_path, None
+                )
+            )
+            items.awaiting.append(index)
+        elif self.complete_list_item_value(
+            item, items.completed, items.item_type, items.field_details_list, items.info,
+            item_path, None,
+        ):  # fmt: skip
+            items.awaiting.append(index)
+
+    def _item_fields(self, items: _ListItems) -> Any:
+        """The grouped sub-fields of a list's object items (collected once per list), or None
+        when they are deferred (graphql-core's path then completes every item)."""
+        if items.fields is None:
+            grouped_field_set, defer_usages, _ = self.collect_subfields(
+                items.object_type, items.field_details_list
+            )
+            if defer_usages:
+                items.origin = None
+                return None
+            items.fields = grouped_field_set
+        return items.fields
 
     def _resolve_leaf(
         self,

@@ -73,6 +73,12 @@ class Pacer:
             loop.call_soon(self._release)
         await waiter
 
+    def due(self) -> bool:
+        """Whether a step taken now should ``pause`` first: steps are waiting their turn, or
+        the budget since the loop last breathed is spent. For callers that check before each
+        of many small steps and await ``pause`` only when it would wait."""
+        return bool(self._queue) or self._clock() - self._since >= self.budget
+
     def pace(self, items: Iterable[T]) -> Iterator[T | Any]:
         """``items``, for graphql-core to complete one by one in this loop iteration while the
         budget lasts (the same budget as ``pause``, since the pacer last let the loop breathe:
@@ -149,6 +155,15 @@ class PacedList(list[T]):
     def __init__(self, items: Iterable[T], pacer: Pacer) -> None:
         super().__init__(items)
         self._pacer = pacer
+
+    @property
+    def pacer(self) -> Pacer:
+        return self._pacer
+
+    def items(self) -> Iterator[T]:
+        """The items themselves, unpaced (for a consumer that paces itself:
+        ``app.execution`` completes a paced list in one coroutine that pauses between items)."""
+        return super().__iter__()
 
     def __iter__(self) -> Iterator[T]:
         return self._pacer.pace(super().__iter__())

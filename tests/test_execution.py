@@ -461,13 +461,24 @@ async def test_object_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> No
         walked.append(return_type.name)
         return complete_object_value(self, return_type, *rest)
 
+    listed: list[Any] = []
+    complete_list_item_value = FootageExecutionContext.complete_list_item_value
+
+    def spy_item(self: Any, item: Any, *rest: Any) -> Any:
+        listed.append(item)
+        return complete_list_item_value(self, item, *rest)
+
     monkeypatch.setattr(FootageExecutionContext, "execute_field", spy_execute)
     monkeypatch.setattr(FootageExecutionContext, "complete_object_value", spy_walk)
+    monkeypatch.setattr(FootageExecutionContext, "complete_list_item_value", spy_item)
     data, errors = await _branch_answers(_branch_schema(FootageExecutionContext), "plain")
     assert errors is None
     assert data["branch"]["shared"] == [{"name": "c", "size": 3}, {"name": "d", "size": 4}]
     assert sorted(set(executed)) == ["branch", "laterLeaf", "leaves", "maybeLeaves", "shared"]
     assert walked == []
+    # List items of a known class have their fields executed by the list itself: only the
+    # null item of maybeLeaves takes graphql-core's per-item path.
+    assert listed == [None]
     executed.clear()
     await _branch_answers(_branch_schema(FootageExecutionContext, share_info=True), "plain")
     assert "shared" not in executed
@@ -559,3 +570,134 @@ async def test_siblings_settled_after_the_response_still_run() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
     assert ran == ["x"]
+
+
+# -- paced lists (a page's edges): completed by the executor in one coroutine ----------------
+
+
+@strawberry.type
+class PacedItem:
+    name: str
+
+    @strawberry.field
+    async def later(self) -> str:
+        return self.name
+
+
+def _items(case: str) -> list[Any]:
+    items: list[Any] = [PacedItem(name=f"p{i}") for i in range(10)]
+    if case == "null_item":
+        items[6] = None
+    elif case == "error_in_item":
+        items[7] = PacedItem(name=None)  # type: ignore[arg-type]
+    elif case == "error_in_first_item":
+        items[0] = PacedItem(name=None)  # type: ignore[arg-type]
+    return items
+
+
+def _pacer() -> Any:
+    """A pacer whose clock moves a second each time it is read: with a budget of 2.5 s a list
+    is cut into runs of one or two items."""
+    from itertools import count
+
+    from app.pacing import Pacer
+
+    ticks = count()
+    return Pacer(budget=2.5, clock=lambda: float(next(ticks)))
+
+
+@strawberry.type
+class PacedQuery:
+    @strawberry.field
+    def page(self, case: str) -> list[PacedItem]:
+        from app.pacing import PacedList
+
+        return PacedList(_items(case), _pacer())
+
+    @strawberry.field
+    def maybe_page(self, case: str) -> list[PacedItem | None] | None:
+        from app.pacing import PacedList
+
+        return PacedList(_items(case), _pacer())
+
+
+PACED_DOCUMENT = """
+query ($case: String!, $later: Boolean!) {
+  page(case: $case) { name later @include(if: $later) }
+  maybePage(case: $case) { name later @include(if: $later) }
+}
+"""
+
+
+async def _paced_answers(context_class: type, case: str, later: bool) -> tuple[Any, Any]:
+    schema = strawberry.Schema(query=PacedQuery, execution_context_class=context_class)
+    install_leaf_fields(schema._schema)
+    result = await schema.execute(PACED_DOCUMENT, variable_values={"case": case, "later": later})
+    data, errors = _outcome(result)
+    return data, None if errors is None else sorted(errors)
+
+
+@pytest.mark.parametrize("later", [False, True])
+@pytest.mark.parametrize("case", ["plain", "null_item", "error_in_item", "error_in_first_item"])
+async def test_paced_lists_answer_as_graphql_core(case: str, later: bool) -> None:
+    """graphql-core completes a paced list through its iterator (an awaitable per item past
+    the budget); the executor completes the items itself: the same data and errors."""
+    expected = await _paced_answers(StrawberryGraphQLCoreExecutionContext, case, later)
+    got = await _paced_answers(FootageExecutionContext, case, later)
+    assert got == expected
+    if case == "plain":
+        assert expected[1] is None
+
+
+async def test_a_paced_list_takes_no_task_per_item_and_lets_the_loop_run() -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    created: list[Any] = []
+    factory = loop.get_task_factory()
+
+    def counting(loop: Any, coro: Any, **kwargs: Any) -> Any:
+        created.append(coro)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    order: list[str] = []
+    schema = strawberry.Schema(query=PacedQuery, execution_context_class=FootageExecutionContext)
+    install_leaf_fields(schema._schema)
+    loop.set_task_factory(counting)
+    try:
+        loop.call_soon(order.append, "loop")
+        result = await schema.execute('{ page(case: "plain") { name } }')
+        order.append("done")
+        by_graphql_core = len(created)
+        created.clear()
+        plain = strawberry.Schema(
+            query=PacedQuery, execution_context_class=StrawberryGraphQLCoreExecutionContext
+        )
+        await plain.execute('{ page(case: "plain") { name } }')
+    finally:
+        loop.set_task_factory(factory)
+    assert result.errors is None
+    assert [item["name"] for item in result.data["page"]] == [f"p{i}" for i in range(10)]
+    assert order == ["loop", "done"]  # the list paused: other callbacks ran before it ended
+    assert by_graphql_core == 0
+    assert len(created) >= 5  # graphql-core: a task for each item past the budget
+
+
+async def test_a_cancelled_paced_list_starts_no_more_items() -> None:
+    """A request cancelled (its timeout) while its page waits for its turn: the cancellation
+    goes through, and the items whose completion was under way are settled (no coroutine is
+    left unawaited: the suite turns that warning into an error)."""
+    import asyncio
+
+    schema = strawberry.Schema(query=PacedQuery, execution_context_class=FootageExecutionContext)
+    install_leaf_fields(schema._schema)
+    task = asyncio.ensure_future(schema.execute('{ page(case: "plain") { name later } }'))
+    await asyncio.sleep(0)  # started: past its first run of items, waiting its turn
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(5):
+        await asyncio.sleep(0)
+    gc.collect()
+    assert asyncio.all_tasks() == {asyncio.current_task()}
