@@ -71,20 +71,23 @@ _RESULT_COLUMNS = (
 
 
 def _result(row: AnyRow) -> ResultRecord:
+    # Unpacked by position (``_RESULT_COLUMNS``' order): a Row's attribute access by name
+    # first fails a lookup on the Row class, which costs an AttributeError each time.
+    (id_, uuid_, user_test_id, name, status, created_at, anonymous_id, email, participant_name) = (
+        row[:9]
+    )
     participant = (
         None
-        if row.anonymous_id is None
-        else ParticipantRecord(
-            anonymous_id=row.anonymous_id, email=row.email, name=row.participant_name
-        )
+        if anonymous_id is None
+        else ParticipantRecord(anonymous_id=anonymous_id, email=email, name=participant_name)
     )
     return ResultRecord(
-        id=row.id,
-        uuid=row.uuid,
-        user_test_id=row.user_test_id,
-        name=row.name,
-        status=row.status,
-        created_at=row.created_at,
+        id=id_,
+        uuid=uuid_,
+        user_test_id=user_test_id,
+        name=name,
+        status=status,
+        created_at=created_at,
         participant=participant,
     )
 
