@@ -57,6 +57,7 @@ from typing import Any, NamedTuple, cast
 from graphql import (
     GraphQLField,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
@@ -92,11 +93,13 @@ LeafFields = dict[str, dict[str, LeafField]]  # type name -> field name -> how
 
 
 class ObjectField(NamedTuple):
-    """A plain attribute field whose type is an object type (possibly non-null)."""
+    """A plain attribute field whose type is an object type, or a list of it (either possibly
+    non-null, the list's items too)."""
 
     attribute: str
     field: GraphQLField
     object_type: GraphQLObjectType
+    listed: bool = False
 
 
 ObjectFields = dict[str, dict[str, ObjectField]]  # type name -> field name -> how
@@ -209,18 +212,27 @@ def object_origins(schema: GraphQLSchema) -> ObjectOrigins:
     return found
 
 
+def _nullable(field_type: Any) -> Any:
+    return field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+
+
 def object_fields(schema: GraphQLSchema, origins: ObjectOrigins) -> ObjectFields:
-    """Plain attribute fields whose type is one of ``origins``' object types."""
+    """Plain attribute fields whose type is one of ``origins``' object types, or a list of
+    one (not a list of lists)."""
     table: ObjectFields = {}
     for name, named_type in schema.type_map.items():
         if not isinstance(named_type, GraphQLObjectType) or name.startswith("__"):
             continue
         for field_name, field in named_type.fields.items():
-            field_type = field.type
-            inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+            inner = _nullable(field.type)
+            listed = isinstance(inner, GraphQLList)
+            if listed:
+                inner = _nullable(inner.of_type)
             attribute = _attribute(field)
             if attribute is not None and isinstance(inner, GraphQLObjectType) and inner in origins:
-                table.setdefault(name, {})[field_name] = ObjectField(attribute, field, inner)
+                table.setdefault(name, {})[field_name] = ObjectField(
+                    attribute, field, inner, listed
+                )
     return table
 
 
@@ -409,6 +421,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_path = Path(path, response_name, parent_type.name)
         plain = self._objects.get(parent_type.name, _NONE).get(field_name)
         if plain is not None:
+            if plain.listed:
+                return self._plain_list(plain, source, field_details_list, field_path)
             return self._plain_object(plain, source, field_details_list, field_path)
         field = parent_type.fields.get(field_name)
         if field is None or not getattr(field.resolve, IGNORES_PATH, False):
@@ -458,6 +472,41 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         if self.is_awaitable(completed):
             return self._awaited(completed, plain.field.type, field_details_list, field_path)
+        return completed
+
+    def _plain_list(
+        self, plain: ObjectField, source: Any, field_details_list: Any, field_path: Path
+    ) -> Any:
+        """A plain attribute holding a list whose items are all of the item type's known class:
+        completed as ``complete_list_value`` completes such a list, with no info or resolver
+        call. Anything else (a null in a non-null field, not a list, another item, a stream)
+        falls back to graphql-core's path for the field."""
+        try:
+            value = getattr(source, plain.attribute)
+        except Exception:
+            return _FALLBACK  # graphql-core's path reports it, located
+        return_type = plain.field.type
+        if value is None:
+            return _FALLBACK if isinstance(return_type, GraphQLNonNull) else None
+        origin = self._origins[plain.object_type]
+        if (
+            type(value) is not list
+            or any(type(item) is not origin or get_strawberry_type_cast(item) for item in value)
+            or self.abort_signal is not None
+            or self.get_stream_usage(field_details_list, field_path) is not None
+        ):
+            return _FALLBACK
+        items = _ListItems(
+            value, _nullable(return_type).of_type, field_details_list, None, field_path,
+            self._origins,
+        )  # fmt: skip
+        try:
+            completed = self._complete_listed(items)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, field_path)
+            return None
+        if self.is_awaitable(completed):
+            return self._awaited(completed, return_type, field_details_list, field_path)
         return completed
 
     async def _awaited(
@@ -580,10 +629,16 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().complete_list_value(
                 return_type, field_details_list, info, path, result, position_context
             )
-        count = len(result)
+        return self._complete_listed(items)
+
+    def _complete_listed(self, items: _ListItems) -> Any:
+        """Every item of a plain list, or of a paced list the items while the pacer's budget
+        lasts; the rest (``_complete_rest``) when some are left or awaitable."""
+        listed = items.items
+        count = len(listed)
         try:
-            if kind is PacedList:
-                pacer = result.pacer
+            if type(listed) is PacedList:
+                pacer = listed.pacer
                 while items.index < count and not pacer.due():
                     self._complete_item(items)
             else:

@@ -8,7 +8,14 @@ from app.context import Context
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord
-from resolvers.enums import MediaStatus, MediaStatusReason, MediaType
+from resolvers.enums import (
+    MEDIA_STATUS_REASONS,
+    MEDIA_STATUSES,
+    MEDIA_TYPES,
+    MediaStatus,
+    MediaStatusReason,
+    MediaType,
+)
 from resolvers.node import Node
 from resolvers.signed_url import (
     DirectResolver,
@@ -62,9 +69,11 @@ class AttachedMedia(Node):
         cls, record: AttachedMediaRecord, urls: UrlEntries | None = None
     ) -> AttachedMedia:
         return cls(  # type: ignore[call-arg]  # `id` is resolved, see above
-            type=MediaType[record.type],
-            status=MediaStatus[record.status],
-            status_reason=MediaStatusReason[record.status_reason] if record.status_reason else None,
+            type=MEDIA_TYPES[record.type],
+            status=MEDIA_STATUSES[record.status],
+            status_reason=MEDIA_STATUS_REASONS[record.status_reason]
+            if record.status_reason
+            else None,
             language=record.language,
             mime_type=record.mime_type,
             error=record.error,

@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
+
+E = TypeVar("E", bound=Enum)
+
+
+def members(enum: type[E]) -> Mapping[str, E]:
+    """``enum``'s members by name, as a plain dict: looking one up costs a dict lookup, where
+    ``enum[name]`` calls ``EnumType.__getitem__`` (a page converts a few thousand names). Same
+    KeyError for an unknown name."""
+    return dict(enum.__members__)
 
 
 @strawberry.enum(description="Where a participant's session stands.")
@@ -75,3 +86,10 @@ class RecordingFailureType(Enum):
         "PERMISSION_DENIED", description="The participant refused screen, camera or microphone."
     )
     NO_MEDIA = strawberry.enum_value("NO_MEDIA", description="Nothing was captured.")
+
+
+MEDIA_TYPES = members(MediaType)
+MEDIA_STATUSES = members(MediaStatus)
+MEDIA_STATUS_REASONS = members(MediaStatusReason)
+RECORDING_FAILURE_TYPES = members(RecordingFailureType)
+RESULT_STATUSES = members(ResultStatus)

@@ -14,7 +14,13 @@ from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord, RecordingRecord, TranscriptionRecord
 from resolvers.attached_media import default_filename
 from resolvers.attached_media_language import AttachedMediaLanguage, group_by_language, matching
-from resolvers.enums import MediaStatus, MediaType, RecordingFailureType
+from resolvers.enums import (
+    RECORDING_FAILURE_TYPES,
+    MediaStatus,
+    MediaType,
+    RecordingFailureType,
+    members,
+)
 from resolvers.node import Node
 from resolvers.recording_lifecycle import (
     RecordingCaller,
@@ -53,6 +59,8 @@ from resolvers.signed_url import (
 )
 
 _DEPRECATED = "Use `attachedMedia` with type {} instead."
+_KINDS = members(RecordingKind)
+_STATUSES = members(RecordingStatus)
 # A recording built ahead for a recording field: the recording, None (no such recording), or
 # the error the field answers with (a load it needed failed).
 BuiltRecording: TypeAlias = "TestSessionRecording | Exception | None"
@@ -133,13 +141,13 @@ class TestSessionRecording(Node):
             duration=record.duration,
             language=record.language,
             failed_status=record.failed,
-            failed_type=RecordingFailureType[record.failed_type] if record.failed_type else None,
+            failed_type=RECORDING_FAILURE_TYPES[record.failed_type] if record.failed_type else None,
             missing_data_warning=record.missing_data_warning,
             usertest_name=record.user_test_name,
             start_time=record.start_time,
             created_at=record.created_at,
-            kind=RecordingKind[record.kind.upper()],
-            status=RecordingStatus[record.status],
+            kind=_KINDS[record.kind.upper()],
+            status=_STATUSES[record.status],
             started_at=record.started_at,
             paused_at=record.paused_at,
             resumed_at=record.resumed_at,

@@ -9,7 +9,7 @@ import strawberry
 from app.context import Context
 from app.ids import to_global_id
 from app.store.records import ParticipantRecord, ResultRecord
-from resolvers.enums import ResultStatus
+from resolvers.enums import RESULT_STATUSES, ResultStatus
 from resolvers.node import Node
 from resolvers.recording import BuiltRecording, TestSessionRecording
 
@@ -93,7 +93,7 @@ class UserTestResult(Node):
             pk=record.id,
             response_uuid=record.uuid,
             name=record.name,
-            status=ResultStatus[record.status],
+            status=RESULT_STATUSES[record.status],
             created_at=record.created_at,
             participant=(
                 Participant.from_record(record.participant) if record.participant else None

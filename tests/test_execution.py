@@ -378,6 +378,10 @@ BRANCHES: dict[str, Any] = {
     "error_in_list_item": _branch(leaves=[Leaf(name=None, size=1)]),  # type: ignore[arg-type]
     "raising_attribute": _RaisingBranch(),
     "not_a_list": _branch(leaves=Leaf(name="c", size=3)),
+    "tuple_not_list": _branch(leaves=(Leaf(name="c", size=3),)),
+    "duck_typed_list_item": _branch(leaves=[Leaf(name="c", size=3), _LeafLike()]),
+    "cast_list_item": _branch(leaves=[strawberry.cast(Bare, Leaf(name="x", size=1))]),
+    "null_list": _branch(leaves=None, maybe_leaves=None),
 }
 
 
@@ -441,8 +445,12 @@ def test_object_shortcut_tables() -> None:
     assert origins[schema.type_map["Leaf"]] is Leaf  # type: ignore[index]
     assert origins[schema.type_map["Bare"]] is Bare  # type: ignore[index]
     fields = execution.object_fields(schema, origins)
-    # Plain attributes whose type is one object type; lists and resolvers are not in it.
-    assert sorted(fields["Branch"]) == ["bare", "child", "leaf", "must"]
+    # Plain attributes whose type is one object type or a list of one; resolvers are not in it.
+    assert sorted(fields["Branch"]) == ["bare", "child", "leaf", "leaves", "maybeLeaves", "must"]
+    assert [name for name, how in sorted(fields["Branch"].items()) if how.listed] == [
+        "leaves",
+        "maybeLeaves",
+    ]
 
 
 async def test_object_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -474,7 +482,8 @@ async def test_object_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> No
     data, errors = await _branch_answers(_branch_schema(FootageExecutionContext), "plain")
     assert errors is None
     assert data["branch"]["shared"] == [{"name": "c", "size": 3}, {"name": "d", "size": 4}]
-    assert sorted(set(executed)) == ["branch", "laterLeaf", "leaves", "maybeLeaves", "shared"]
+    # maybeLeaves holds a null item: graphql-core's path, for that field only.
+    assert sorted(set(executed)) == ["branch", "laterLeaf", "maybeLeaves", "shared"]
     assert walked == []
     # List items of a known class have their fields executed by the list itself: only the
     # null item of maybeLeaves takes graphql-core's per-item path.
