@@ -110,7 +110,24 @@ def targets(run: Run) -> list[dict[str, Any]]:
         best = max(x["rps"] for x in typename)
         add("`{ __typename }` ≥ 3,000 req/s", f"{best:,.0f} req/s", best >= 3000)
     first, deep = _counts(run, "page_no_urls"), _counts(run, "page_deep_no_urls")
-    if first and deep:
+    first_ins, deep_ins = (
+        _instructions(run, "page_no_urls"),
+        _instructions(run, "page_deep_no_urls"),
+    )
+    if first_ins and deep_ins:
+        # Instructions (callgrind) do not move with the machine; CPU time does, 15-25%.
+        ratio = deep_ins / first_ins
+        add(
+            f"page {run['deep_position']:,} deep within 1.2x of page 1 (instructions per request)",
+            f"{deep_ins / 1e6:,.1f}M vs {first_ins / 1e6:,.1f}M ({ratio:.2f}x)"
+            + (
+                f"; CPU per request {deep['cpu_ms']:.1f} vs {first['cpu_ms']:.1f} ms"
+                if first and deep
+                else ""
+            ),
+            ratio <= 1.2,
+        )
+    elif first and deep:
         ratio = deep["cpu_ms"] / first["cpu_ms"]
         http = ""
         first1, deep1 = _load(run, "page_no_urls", 1), _load(run, "page_deep_no_urls", 1)
@@ -125,6 +142,12 @@ def targets(run: Run) -> list[dict[str, Any]]:
             ratio <= 1.2,
         )
     return rows
+
+
+def _instructions(run: Run, scenario: str) -> int | None:
+    found = run["scenarios"].get(scenario, {}).get("instructions") or {}
+    count: int | None = found.get("instructions_per_request")
+    return count
 
 
 def _costs(run: Run) -> str:
@@ -157,9 +180,10 @@ def section(run: Run) -> str:
         "",
         "| scenario | c=1 req/s | c=1 p50 / p99 ms | c=16 req/s | c=16 p50 / p99 / max ms "
         "| server CPU ms / request (c=1, c=16) | in-process CPU ms / request "
+        "| instructions / request (millions) "
         "| response bytes | SQL / request "
         "| signatures / request (first, repeat) | longest loop stall ms (c=16, c=1) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for scenario in run["scenarios"].values():
         one, many = scenario.get("load", {}).get("1"), scenario.get("load", {}).get("16")
@@ -174,6 +198,9 @@ def section(run: Run) -> str:
             else "-",
             ", ".join(_ms(x["server_cpu_ms"] or 0) for x in (one, many) if x) or "-",
             _ms(counts["cpu_ms"]) if counts else "-",
+            f"{count / 1e6:,.2f}"
+            if (count := (scenario.get("instructions") or {}).get("instructions_per_request"))
+            else "-",
             f"{counts.get('response_bytes', 0):,}",
             f"{counts['statements']}" if counts else "-",
             f"{counts['first_signatures']}, {counts['signatures']}" if counts else "-",

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from app.settings import Settings
+from bench import instructions
 from bench.dataset import Dataset, ensure_dataset
 from bench.inprocess import Counts, check, measure, signature_cost_ms, spread_signing_ms
 from bench.load import run_load, wrk_available
@@ -121,6 +122,29 @@ def _spread_signing(
     return cost
 
 
+def _count_instructions(
+    chosen: list[Scenario], measured: dict[str, dict[str, Any]], args: argparse.Namespace
+) -> None:
+    """Instructions per request (bench.instructions) of the scenarios that have a CPU figure
+    worth following, on SQLite, when valgrind is installed."""
+    if args.database_url is not None:
+        log("instruction counts: SQLite only, skipped")
+        return
+    if not instructions.available():
+        log("instruction counts: valgrind not installed (apt-get install valgrind), skipped")
+        return
+    for scenario in chosen:
+        if scenario.name not in instructions.COUNTED or "counts" not in measured[scenario.name]:
+            continue
+        try:
+            report = instructions.count(scenario.name, 3, args.results, instructions.SLOWDOWN)
+        except RuntimeError as error:
+            log(f"{scenario.name}: instruction count failed: {error}")
+            continue
+        measured[scenario.name]["instructions"] = report
+        log(f"{scenario.name}: {report['instructions_per_request']:,} instructions per request")
+
+
 def _command(argv: list[str]) -> str:
     if os.environ.get("MAKELEVEL"):
         extra = os.environ.get("BENCH_ARGS", "").strip()
@@ -163,6 +187,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", default=None, help="scenario names to run")
     parser.add_argument("--no-wrk", dest="wrk", action="store_false", help="use the httpx client")
     parser.add_argument("--no-markdown", dest="markdown", action="store_false")
+    parser.add_argument(
+        "--no-instructions",
+        dest="instructions",
+        action="store_false",
+        help="skip the instruction counts (callgrind; about 40 s a scenario)",
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -211,6 +241,8 @@ def main(argv: list[str] | None = None) -> None:
             measured[scenario.name]["error"] = found
         else:
             measured[scenario.name]["counts"] = dataclasses.asdict(found)
+    if args.instructions:
+        _count_instructions(chosen, measured, args)
     var_dir = Path(dataset.var_dir)
     for server_settings in dict.fromkeys(s.server for s in chosen if s.http):
         group = [s for s in chosen if s.http and s.server == server_settings]

@@ -46,3 +46,28 @@ def test_without_it_the_one_thread_cost_is_spread_over_the_cores() -> None:
     assert row["met"] is True
     assert "+270.0 ms against +273.2 ms (621 x 0.80 ms x 1.1 / 2)" in row["measured"]
     assert _cold_row(_run(340.0, None))["met"] is False
+
+
+def test_the_deep_page_is_judged_on_instructions_when_counted() -> None:
+    """Instruction counts do not move with the machine: when the run has them, the deep page
+    is judged on them, not on CPU time."""
+    run: dict[str, Any] = {
+        "cores": 2,
+        "deep_position": 9_900,
+        "scenarios": {
+            "page_no_urls": {
+                "counts": {"cpu_ms": 40.0, "max_stall_ms": 1.0},
+                "instructions": {"instructions_per_request": 100_000_000},
+            },
+            "page_deep_no_urls": {
+                "counts": {"cpu_ms": 60.0, "max_stall_ms": 1.0},  # 1.5x: a noisy sample
+                "instructions": {"instructions_per_request": 103_000_000},
+            },
+        },
+    }
+    (row,) = [row for row in targets(run) if row["target"].startswith("page 9,900 deep")]
+    assert row["met"] is True
+    assert row["measured"] == "103.0M vs 100.0M (1.03x); CPU per request 60.0 vs 40.0 ms"
+    del run["scenarios"]["page_deep_no_urls"]["instructions"]
+    (row,) = [row for row in targets(run) if row["target"].startswith("page 9,900 deep")]
+    assert row["met"] is False  # on CPU time alone
