@@ -18,10 +18,9 @@ ones share one. Per entry, in this order: no stored object -> null; the key lack
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Annotated, Any, Protocol, TypeAlias, TypeVar
+from typing import Annotated, Any, NamedTuple, Protocol, TypeAlias, TypeVar
 
 import strawberry
 
@@ -93,9 +92,9 @@ def url_key(
     return (field, expires_in, disposition, filename)
 
 
-@dataclass(frozen=True, slots=True)
-class UrlTarget:
-    """URLs one object needs: its entries (filled in place), what to sign, the keys asked."""
+class UrlTarget(NamedTuple):
+    """URLs one object needs: its entries (filled in place), what to sign, the keys asked. A
+    named tuple, made in one call (a page makes one per recording and per media item)."""
 
     entries: UrlEntries
     storage_key: str | None

@@ -68,20 +68,16 @@ def test_settings_accept_a_libpq_style_postgres_url(tmp_path: Path) -> None:
 
 
 def test_media_select_columns_follow_the_record_fields() -> None:
-    import dataclasses
-
     from app.store.facade import _media_select
     from app.store.records import AttachedMediaRecord
 
     columns = [column.name for column in _media_select(1).selected_columns]
-    assert columns == [field.name for field in dataclasses.fields(AttachedMediaRecord)]
+    assert columns == list(AttachedMediaRecord._fields)
 
 
 def test_recordings_select_columns_follow_the_record_fields() -> None:
-    import dataclasses
-
     from app.store.facade import _recordings_select
     from app.store.records import RecordingRecord
 
     columns = [column.name for column in _recordings_select(1).selected_columns]
-    assert columns == [field.name for field in dataclasses.fields(RecordingRecord)]
+    assert columns == list(RecordingRecord._fields)

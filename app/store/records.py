@@ -1,11 +1,16 @@
 """Plain, immutable rows the store hands upward. Building these from Core rows costs a fraction
-of ORM identity-map loading, and nothing above the store can trigger SQL through them."""
+of ORM identity-map loading, and nothing above the store can trigger SQL through them.
+
+The records a page reads by the hundred (results, their participants, recordings, media) are
+named tuples: made in one call, where a frozen dataclass sets each field through
+``object.__setattr__`` (550 media rows cost 10M instructions as dataclasses, BENCHMARKS.md).
+They are read by attribute only; none is compared with, or unpacked as, a plain tuple."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +33,13 @@ class UserTestRecord:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class ParticipantRecord:
+class ParticipantRecord(NamedTuple):
     anonymous_id: str
     email: str | None
     name: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ResultRecord:
+class ResultRecord(NamedTuple):
     id: int
     uuid: str
     user_test_id: int
@@ -46,8 +49,7 @@ class ResultRecord:
     participant: ParticipantRecord | None
 
 
-@dataclass(frozen=True, slots=True)
-class RecordingRecord:
+class RecordingRecord(NamedTuple):
     id: int
     uuid: str
     result_id: int
@@ -84,8 +86,7 @@ class RecordingRecord:
     status_note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AttachedMediaRecord:
+class AttachedMediaRecord(NamedTuple):
     id: int
     uuid: str
     recording_id: int
