@@ -29,14 +29,21 @@ groups, media items):
   (``complete_value``), without the walk over the type's wrappers and kinds, ``is_type_of`` and
   the incremental-delivery layers. Strawberry's own ``is_type_of`` accepts such a value; types
   with any other ``is_type_of``, generic types and anything under ``@defer`` are graphql-core's.
-- **Plain object fields** (a resolver-less attribute of such a type): read and executed
-  directly, no info or resolver call. A null in a non-null field, an attribute that raises or a
-  value of another class falls back to graphql-core's path for that field.
+- **Plain object fields** (a resolver-less attribute of such a type, or a list of them): read
+  and executed directly, no info or resolver call. A null in a non-null field, an attribute that
+  raises or a value of another class (a list: any item of another class) falls back to
+  graphql-core's path for that field.
 - **Resolvers that ignore the path** (marked by ``ignores_path``; ``resolvers.direct`` marks its
   own): the items of one field node share one info (the path is the only part of an info that
   differs between them), and arguments are coerced once, as for leaves.
 
-Lists and abstract types are otherwise graphql-core's. Middleware (none in Footage today)
+And two for lists (``complete_list_value``): items of a known class have their sub-fields
+executed by the list itself, and a paced list (``app.pacing.PacedList``, a page's edges) is
+completed in one coroutine that pauses between items when the pacer says so, rather than a
+coroutine and a task per item past the pacer's budget. Any other item is completed by
+graphql-core's per-item methods; a streamed list (``@stream``) is graphql-core's.
+
+Abstract types are otherwise graphql-core's. Middleware (none in Footage today)
 switches every shortcut off, since it must see every resolver call. The tables are made once
 per schema, after its resolvers are installed (``install_leaf_fields``, called by
 ``app.schema.build_schema``); a schema without them executes as graphql-core does.
