@@ -63,11 +63,13 @@ from typing import Any, NamedTuple, cast
 
 from graphql import (
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
     get_argument_values,
     is_leaf_type,
@@ -94,6 +96,7 @@ class LeafField(NamedTuple):
     field: GraphQLField
     serialize: Any  # the leaf type's coerce_output_value
     non_null: bool
+    keeps_str: bool = False  # String or ID: a str is its own serialisation
 
 
 LeafFields = dict[str, dict[str, LeafField]]  # type name -> field name -> how
@@ -182,7 +185,8 @@ def _leaf_field(field: GraphQLField) -> LeafField | None:
         return None  # graphql-core's default resolver (dicts, callables): left to it
     if isinstance(leaf, CustomGraphQLEnumType):
         return LeafField(attribute, field, _enum_serializer(leaf), non_null)
-    return LeafField(attribute, field, leaf.coerce_output_value, non_null)
+    keeps_str = leaf is GraphQLString or leaf is GraphQLID
+    return LeafField(attribute, field, leaf.coerce_output_value, non_null, keeps_str)
 
 
 def leaf_fields(schema: GraphQLSchema) -> LeafFields:
@@ -333,6 +337,9 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._origins: ObjectOrigins = {} if wraps else extensions.get(OBJECT_ORIGINS, {})
         # Infos shared by the items of a field node, for IGNORES_PATH resolvers.
         self._infos: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+        # Arguments and info by field node group and parent type, for leaves whose resolver
+        # ignores the path (``_resolve_leaf``); cleared with the infos.
+        self._leaf_calls: dict[tuple[int, int], tuple[Any, Any, dict[str, Any], Any]] = {}
         # Coerced arguments by (field node, field): one node can be executed for several
         # object types (a fragment on an interface), whose fields may differ in arguments.
         self._arguments: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
@@ -361,8 +368,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     attribute = how.attribute
                     if attribute is None:
                         result = self._resolve_leaf(
-                            how, parent_type, source_value, field_details_list,
-                            Path(path, response_name, parent_type.name), position_context,
+                            how, parent_type, source_value, field_details_list, path,
+                            response_name, position_context,
                         )  # fmt: skip
                         results[response_name] = result
                         if is_awaitable(result):
@@ -542,6 +549,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         result = super().build_response(data)
         if not isinstance(result, ExperimentalIncrementalExecutionResults):
             self._infos.clear()
+            self._leaf_calls.clear()
             self.async_helpers = _weak_helpers(self)
         return result
 
@@ -551,6 +559,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executor = super().build_per_event_executor(payload)
         assert isinstance(executor, FootageExecutionContext)
         executor._infos = {}
+        executor._leaf_calls = {}
         return executor
 
     def _shared_info(
@@ -747,22 +756,70 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         parent_type: GraphQLObjectType,
         source: Any,
         field_details_list: Any,
+        parent_path: Path | None,
+        response_name: str,
+        position_context: Any,
+    ) -> Any:
+        """The leaf's resolver called with its arguments and info, its result serialised. For a
+        resolver that ignores the path, the arguments and the info are those of the field
+        node's first item (``_leaf_calls``), and this item's path is made only when it is
+        needed: to report an error, or for a result that is not plain (``_complete_leaf``)."""
+        field = how.field
+        key = (id(field_details_list), id(parent_type))
+        call = self._leaf_calls.get(key)
+        if call is not None and call[0] is field_details_list and call[1] is parent_type:
+            args, info = call[2], call[3]
+        else:
+            path = Path(parent_path, response_name, parent_type.name)
+            try:
+                first = field_details_list[0]
+                args = (
+                    self._arguments_of(field, first) if field.args or first.node.arguments else {}
+                )
+                if getattr(field.resolve, IGNORES_PATH, False):
+                    info = self._shared_info(field, field_details_list, parent_type, path)
+                    if first.fragment_variable_values is None:
+                        self._leaf_calls[key] = (field_details_list, parent_type, args, info)
+                else:
+                    info = self.build_resolve_info(
+                        field, [details.node for details in field_details_list], parent_type, path
+                    )
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, field.type, field_details_list, path)
+                return None
+            return self._complete_leaf(
+                how, source, info, args, field_details_list, path, position_context
+            )
+        try:
+            assert field.resolve is not None
+            result = field.resolve(source, info, **args)
+        except Exception as raw_error:
+            path = Path(parent_path, response_name, parent_type.name)
+            self.handle_field_error(raw_error, field.type, field_details_list, path)
+            return None
+        if type(result) is str and how.keeps_str:
+            return result
+        return self._complete_leaf(
+            how, source, info, args, field_details_list,
+            Path(parent_path, response_name, parent_type.name), position_context, result,
+        )  # fmt: skip
+
+    def _complete_leaf(
+        self,
+        how: LeafField,
+        source: Any,
+        info: Any,
+        args: dict[str, Any],
+        field_details_list: Any,
         path: Path,
         position_context: Any,
+        result: Any = _FALLBACK,
     ) -> Any:
         field = how.field
         try:
-            first = field_details_list[0]
-            node = first.node
-            args = self._arguments_of(field, first) if field.args or node.arguments else {}
-            if getattr(field.resolve, IGNORES_PATH, False):
-                info = self._shared_info(field, field_details_list, parent_type, path)
-            else:
-                info = self.build_resolve_info(
-                    field, [details.node for details in field_details_list], parent_type, path
-                )
-            assert field.resolve is not None
-            result = field.resolve(source, info, **args)
+            if result is _FALLBACK:
+                assert field.resolve is not None
+                result = field.resolve(source, info, **args)
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(
                     field.type, field_details_list, info, path, result, position_context
@@ -771,7 +828,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 raise result
             if result is None or result is Undefined:
                 if how.non_null:
-                    name = f"{parent_type}.{node.name.value}"
+                    name = f"{info.parent_type}.{field_details_list[0].node.name.value}"
                     raise TypeError(f"Cannot return null for non-nullable field {name}.")
                 return None
             coerced = how.serialize(result)

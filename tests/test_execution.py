@@ -192,6 +192,24 @@ async def test_resolved_leaves_answer_as_graphql_core(answer: str) -> None:
     assert got == expected
 
 
+@pytest.mark.parametrize("answer", sorted(ANSWERS))
+async def test_resolved_leaves_sharing_their_call_answer_as_graphql_core(answer: str) -> None:
+    """Leaf resolvers marked as ignoring the path: from the field node's second item on, the
+    first item's arguments and info are reused and the item's path is made only to report an
+    error or complete a result that is not plain. Errors still name each item's own path."""
+    schema = _schema(FootageExecutionContext)
+    item = schema._schema.type_map["Item"]
+    for name in ("shout", "repeat", "strict", "loose", "laterCount"):
+        field = item.fields[name]  # type: ignore[union-attr]
+        field.resolve = execution.ignores_path(field.resolve)
+    install_leaf_fields(schema._schema)
+    expected = await _answers(
+        _schema(StrawberryGraphQLCoreExecutionContext), "plain", False, answer
+    )
+    got = await _answers(schema, "plain", False, answer)
+    assert got == expected
+
+
 def test_only_leaf_fields_take_the_shortcuts() -> None:
     schema = _schema(FootageExecutionContext)
     table = leaf_fields(schema._schema)
