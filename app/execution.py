@@ -132,6 +132,15 @@ def ignores_path(resolve: Any) -> Any:
     return resolve
 
 
+def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
+    """``Path(prev, key, typename)``, made by ``tuple.__new__`` directly: a named tuple's own
+    ``__new__`` is a Python function, and a page makes about 2,000 paths (the two most made,
+    an object field's and a list item's, call ``_new_tuple`` in place)."""
+    path: Path = _new_tuple(Path, (prev, key, typename))
+    return path
+
+
+_new_tuple: Any = tuple.__new__
 _FALLBACK: Any = object()  # a shortcut declined: graphql-core's own path answers
 _NONE: dict[str, Any] = {}
 
@@ -404,7 +413,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     parent_type,
                     source_value,
                     field_details_list,
-                    Path(path, response_name, parent_type.name),
+                    _path(path, response_name, parent_type.name),
                     position_context,
                 )
                 if result is not Undefined:
@@ -432,7 +441,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executed directly (no info, no resolver call, no type walk); a resolver that ignores
         the path gets the info its field node's other items got. ``_FALLBACK`` otherwise."""
         field_name = field_details_list[0].node.name.value
-        field_path = Path(path, response_name, parent_type.name)
+        field_path = _new_tuple(Path, (path, response_name, parent_type.name))
         plain = self._objects.get(parent_type.name, _NONE).get(field_name)
         if plain is not None:
             if plain.listed:
@@ -703,7 +712,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # As graphql-core's complete_iterable_value does with each item.
         index = items.index
         item = items.items[index]
-        item_path = items.path.add_key(index, None)
+        item_path = _new_tuple(Path, (items.path, index, None))
         items.index = index + 1
         if (
             type(item) is items.origin
@@ -770,7 +779,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if call is not None and call[0] is field_details_list and call[1] is parent_type:
             args, info = call[2], call[3]
         else:
-            path = Path(parent_path, response_name, parent_type.name)
+            path = _path(parent_path, response_name, parent_type.name)
             try:
                 first = field_details_list[0]
                 args = (
@@ -794,14 +803,14 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             assert field.resolve is not None
             result = field.resolve(source, info, **args)
         except Exception as raw_error:
-            path = Path(parent_path, response_name, parent_type.name)
+            path = _path(parent_path, response_name, parent_type.name)
             self.handle_field_error(raw_error, field.type, field_details_list, path)
             return None
         if type(result) is str and how.keeps_str:
             return result
         return self._complete_leaf(
             how, source, info, args, field_details_list,
-            Path(parent_path, response_name, parent_type.name), position_context, result,
+            _path(parent_path, response_name, parent_type.name), position_context, result,
         )  # fmt: skip
 
     def _complete_leaf(
