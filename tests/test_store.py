@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import configure_mappers
@@ -81,3 +82,44 @@ def test_recordings_select_columns_follow_the_record_fields() -> None:
 
     columns = [column.name for column in _recordings_select(1).selected_columns]
     assert columns == list(RecordingRecord._fields)
+
+
+async def test_utc_datetimes_read_back_as_the_same_instant_in_utc(connection: Any) -> None:
+    """``UTCDateTime`` answers timezone-aware UTC datetimes on both backends; on SQLite its
+    fast parse of the stored text, and SQLAlchemy's own processing for text written otherwise
+    (an offset of its own, a date alone)."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy import Column, Integer, MetaData, Table, select, text
+
+    probe = Table(
+        "utc_probe",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("at", models.UTCDateTime()),
+    )
+    await connection.run_sync(probe.create)
+    plus_two = timezone(timedelta(hours=2))
+    written = {
+        1: datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+        2: datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        3: datetime(2026, 7, 1, 12, 0, tzinfo=plus_two),  # stored as 10:00 UTC
+    }
+    await connection.execute(probe.insert(), [{"id": k, "at": v} for k, v in written.items()])
+    await connection.execute(probe.insert(), [{"id": 4, "at": None}])
+    expected: dict[int, datetime | None] = {**written, 4: None}
+    if connection.dialect.name == "sqlite":
+        await connection.execute(
+            text(
+                "INSERT INTO utc_probe (id, at) VALUES "
+                "(5, '2026-01-02 03:04:05+02:00'), (6, '2026-01-02')"
+            )
+        )
+        expected[5] = datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)
+        expected[6] = datetime(2026, 1, 2, tzinfo=UTC)
+    rows = (await connection.execute(select(probe.c.id, probe.c.at).order_by(probe.c.id))).all()
+    read = {row.id: row.at for row in rows}
+    assert read == expected
+    assert all(at is None or at.tzinfo is UTC for at in read.values())
+    with pytest.raises(Exception, match="naive datetime"):
+        await connection.execute(probe.insert(), [{"id": 7, "at": datetime(2026, 1, 2)}])
