@@ -69,6 +69,11 @@ class Context:
             )
         return self.viewer_or_none
 
+    def allows(self, scope: str) -> bool:
+        """Whether there is a key and it holds ``scope`` (``require`` says why not)."""
+        viewer = self.viewer_or_none
+        return viewer is not None and scope in viewer.scopes
+
     def require(self, scope: str) -> None:
         """FORBIDDEN unless the key holds ``scope`` (UNAUTHENTICATED without a key)."""
         if scope not in self.viewer.scopes:

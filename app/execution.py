@@ -161,20 +161,22 @@ def _attribute(field: GraphQLField) -> str | None:
 def _enum_serializer(enum_type: CustomGraphQLEnumType) -> Any:
     """Strawberry's enum serialisation, by a dict: it scans the enum's values comparing
     ``.value`` (a descriptor) for every item, 2% of a page. Members of the enum's own class
-    are looked up; anything else goes to Strawberry's method, which answers (or refuses) it."""
+    are looked up by identity (an enum member's ``__hash__`` is a Python function; members
+    live as long as their class); anything else goes to Strawberry's method, which answers (or
+    refuses) it."""
     wrapped = enum_type.wrapped_cls
-    names: dict[Any, str] = {}
+    names: dict[int, str] = {}
     members: list[Any] = list(wrapped)
     for member in members:
         for name, value in enum_type.values.items():
             if member.value == value.value:
-                names[member] = name
+                names[id(member)] = name
                 break
     slow = enum_type.coerce_output_value
 
     def serialize(output_value: Any) -> Any:
         if type(output_value) is wrapped:
-            name = names.get(output_value)
+            name = names.get(id(output_value))
             if name is not None:
                 return name
         return slow(output_value)
@@ -292,6 +294,7 @@ class _ListItems:
 
     __slots__ = (
         "awaiting",
+        "checked",
         "completed",
         "field_details_list",
         "fields",
@@ -324,6 +327,7 @@ class _ListItems:
         self.object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
         self.origin: type | None = origins.get(self.object_type)
         self.fields: Any = None  # collected with the first item of the known class
+        self.checked = False  # every item is known to be of the class, and not cast
 
     def awaitables(self) -> list[Any]:
         return [self.completed[index] for index in self.awaiting]
@@ -514,15 +518,18 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         origin = self._origins[plain.object_type]
         if (
             type(value) is not list
-            or any(type(item) is not origin or get_strawberry_type_cast(item) for item in value)
             or self.abort_signal is not None
             or self.get_stream_usage(field_details_list, field_path) is not None
         ):
             return _FALLBACK
+        for item in value:
+            if type(item) is not origin or get_strawberry_type_cast(item) is not None:
+                return _FALLBACK
         items = _ListItems(
             value, _nullable(return_type).of_type, field_details_list, None, field_path,
             self._origins,
         )  # fmt: skip
+        items.checked = True
         try:
             completed = self._complete_listed(items)
         except Exception as raw_error:
@@ -715,10 +722,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         item_path = _new_tuple(Path, (items.path, index, None))
         items.index = index + 1
         if (
-            type(item) is items.origin
-            and get_strawberry_type_cast(item) is None
-            and self._item_fields(items) is not None
-        ):
+            items.checked or (type(item) is items.origin and get_strawberry_type_cast(item) is None)
+        ) and self._item_fields(items) is not None:
             try:
                 value = self.execute_fields(items.object_type, item, item_path, items.fields, None)
             except Exception as raw_error:

@@ -60,6 +60,7 @@ from resolvers.signed_url import (
 
 _DEPRECATED = "Use `attachedMedia` with type {} instead."
 _KINDS = members(RecordingKind)
+_SUCCESS = MediaStatus.SUCCESS.name  # an enum's ``.name`` is a Python property
 _STATUSES = members(RecordingStatus)
 # A recording built ahead for a recording field: the recording, None (no such recording), or
 # the error the field answers with (a load it needed failed).
@@ -297,7 +298,7 @@ class TestSessionRecording(Node):
                         selection.urls,
                     )
                     for media in kept
-                    if media.status == MediaStatus.SUCCESS.name
+                    if media.status == _SUCCESS
                 ]
         return targets
 

@@ -110,13 +110,14 @@ async def prefetch(context: Context, targets: Sequence[UrlTarget], *, always: bo
     several batches; so whether to wait has to follow the selection, never the data."""
     pending: list[tuple[UrlEntries, UrlKey, SignRequest]] = []
     lifetimes: dict[UrlKey, int] = {}
+    allowed = context.allows(MEDIA_SIGN)  # checked once for the batch, not per URL
     for target in targets:
         for key in target.keys:
             if key in target.entries:
                 continue
             try:
                 request = _sign_request(
-                    context, target.storage_key, key, target.default_filename, lifetimes
+                    context, target.storage_key, key, target.default_filename, lifetimes, allowed
                 )
             except FootageError as error:
                 target.entries[key] = error
@@ -176,12 +177,15 @@ def _sign_request(
     key: UrlKey,
     default_filename: tuple[str | None, ...],
     lifetimes: dict[UrlKey, int] | None = None,
+    allowed: bool = False,
 ) -> SignRequest | None:
     """What to sign for ``key`` (None when there is no object), or a coded error; counts the
-    URL against the request's ceiling. ``lifetimes``: keys already checked, for a batch."""
+    URL against the request's ceiling. ``lifetimes``: keys already checked, for a batch;
+    ``allowed``: the key's scope to sign already checked."""
     if storage_key is None:
         return None
-    context.require(MEDIA_SIGN)
+    if not allowed:
+        context.require(MEDIA_SIGN)
     _, expires_in, disposition, filename = key
     # One URL per object and what is signed into it, whichever field (or alias) asks for it: a
     # download without a filename is named after the object's test, participant and type.

@@ -150,7 +150,13 @@ def _api_key_select(key_hash: str) -> AnySelect:
 
 
 def _recording(row: AnyRow) -> RecordingRecord:
-    return RecordingRecord(*row)
+    record: RecordingRecord = _new_tuple(RecordingRecord, row)
+    return record
+
+
+# Records whose select lists their fields in order (tests/test_store.py guards it) are made from
+# the row by ``tuple.__new__`` itself: a named tuple's ``__new__`` is a Python function.
+_new_tuple: Any = tuple.__new__
 
 
 def _media_select(workspace_id: int | BindParameter[int]) -> AnySelect:
@@ -408,13 +414,13 @@ class Store(ChangeFeedReads, Writes):
         self, *, workspace_id: int, recording_ids: Sequence[int]
     ) -> list[AttachedMediaRecord]:
         rows = await self._rows(_MEDIA_BY_RECORDING_IDS, _by_keys(workspace_id, recording_ids))
-        return [AttachedMediaRecord(*row) for row in rows]
+        return [_new_tuple(AttachedMediaRecord, row) for row in rows]
 
     async def fetch_attached_media_by_uuids(
         self, *, workspace_id: int, uuids: Sequence[str]
     ) -> list[AttachedMediaRecord]:
         rows = await self._rows(_MEDIA_BY_UUIDS, _by_keys(workspace_id, uuids))
-        return [AttachedMediaRecord(*row) for row in rows]
+        return [_new_tuple(AttachedMediaRecord, row) for row in rows]
 
     async def fetch_transcriptions_by_recording_ids(
         self, *, workspace_id: int, recording_ids: Sequence[int]
