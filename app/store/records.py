@@ -4,7 +4,8 @@ of ORM identity-map loading, and nothing above the store can trigger SQL through
 The records a page reads by the hundred (results, their participants, recordings, media) are
 named tuples: made in one call, where a frozen dataclass sets each field through
 ``object.__setattr__`` (550 media rows cost 10M instructions as dataclasses, BENCHMARKS.md).
-They are read by attribute only; none is compared with, or unpacked as, a plain tuple."""
+Code above the store reads their fields by name; that they are also tuples (equal to an equal
+tuple, iterable) is used only by the store, which makes some of them from a row in one step."""
 
 from __future__ import annotations
 
