@@ -58,6 +58,7 @@ shortcut (answers stay right, only slower): ``tests/test_execution.py`` fails th
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from typing import Any, NamedTuple, cast
 
@@ -333,6 +334,29 @@ class _ListItems:
         return [self.completed[index] for index in self.awaiting]
 
 
+def _cancel_started(awaitables: list[Any]) -> None:
+    """Cancel completions that have not started: each becomes a task, and is cancelled once it
+    has taken its first step (cancelled before it, a coroutine would leave the coroutines it
+    holds un-awaited); the tasks are then awaited in the background, so none is left with an
+    exception nobody retrieved."""
+    if not awaitables:
+        return
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    loop = asyncio.get_running_loop()
+    loop.call_soon(_cancel_all, tasks)
+    settled = asyncio.gather(*tasks, return_exceptions=True)
+    _SETTLING.add(settled)
+    settled.add_done_callback(_SETTLING.discard)
+
+
+def _cancel_all(tasks: list[asyncio.Future[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+
+
+_SETTLING: set[asyncio.Future[Any]] = set()  # keeps the background gathers alive
+
+
 def _probe(*_: Any, **__: Any) -> None:
     """A resolver that middleware would wrap."""
 
@@ -530,6 +554,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self._origins,
         )  # fmt: skip
         items.checked = True
+        if self._item_fields(items) is None:  # deferred sub-fields: graphql-core's path
+            return _FALLBACK
         try:
             completed = self._complete_listed(items)
         except Exception as raw_error:
@@ -643,7 +669,11 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
           one after another while the pacer's budget lasts and the rest in one coroutine that
           pauses whenever the pacer says so. graphql-core, iterating it, gets an awaitable for
           every item past the budget and makes a coroutine and a task of each (about 90 of a
-          100-result page's edges, 4-7 ms of its CPU)."""
+          100-result page's edges, 4-7 ms of its CPU).
+
+        One difference that the specification leaves open: the asynchronous fields of a paced
+        list's items completed before its first pause are awaited after the rest of the list,
+        so their errors can come after a later item's synchronous ones in ``errors``."""
         kind = type(result)
         if (
             (kind is not list and kind is not PacedList)
@@ -695,7 +725,9 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         await pacer.pause()
                     self._complete_item(items)
         except BaseException:
-            self._abandon(items)
+            # graphql-core gathers the items past the budget with ``gather_with_cancel``: an
+            # error or a cancellation there cancels the others, it does not run them.
+            _cancel_started(items.awaitables())
             raise
         if len(awaiting) == 1:
             (only,) = awaiting
@@ -707,10 +739,9 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return completed
 
     def _abandon(self, items: _ListItems) -> None:
-        """The list stopped (an item's error, the request cancelled, or a sibling's error
-        cancelling it): items whose completion is under way are settled in the background,
-        as graphql-core settles a failed list's items, so their inner awaitables are awaited
-        (closing them would leave those unawaited). No further item starts."""
+        """The list stopped before its first pause (an item's error): items whose completion
+        is under way are settled in the background, as graphql-core settles a failed list's
+        items. No further item starts."""
         pending = items.awaitables()
         if pending:
             self.settle_in_background(pending)
