@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,48 @@ async def test_utc_datetimes_read_back_as_the_same_instant_in_utc(connection: An
     assert all(at is None or at.tzinfo is UTC for at in read.values())
     with pytest.raises(Exception, match="naive datetime"):
         await connection.execute(probe.insert(), [{"id": 7, "at": datetime(2026, 1, 2)}])
+
+
+def test_utc_datetime_fast_parse_answers_as_sqlalchemy_on_sqlite() -> None:
+    """On SQLite, ``UTCDateTime`` parses the text SQLAlchemy writes itself; any other text
+    goes through SQLAlchemy's processing. Both answer (or refuse) every text alike, malformed
+    ones included (``fromisoformat`` is lenient about what precedes an offset)."""
+    import itertools
+
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.types import TypeDecorator
+
+    dialect = sqlite.dialect()
+    column = models.UTCDateTime().dialect_impl(dialect)
+    fast = column.result_processor(dialect, None)
+    standard = TypeDecorator.result_processor(column, dialect, None)
+    assert fast is not None
+    assert standard is not None
+
+    def answer(process: Any, value: str) -> tuple[str, object]:
+        try:
+            return "value", process(value)
+        except Exception as error:
+            return "refused", type(error)
+
+    bases = [
+        "2026-01-02 03:04:05",
+        "2026-01-02 03:04:05.123456",
+        "2026-01-02",
+        "2026-01-02 03:04",
+        "2026-01-02T03:04:05",
+        "2026-13-02 03:04:05.123456",
+        "2026-01-02 03:04:05.123",
+        "٢٠٢٦-01-02 03:04:05",
+    ]
+    texts = [
+        base + "".join(extra)
+        for base in bases
+        for size in (0, 1, 2)
+        for extra in itertools.product(" .,:+-Z0T\t", repeat=size)
+    ]
+    differ = [text for text in texts if answer(fast, text) != answer(standard, text)]
+    assert differ == []
+    assert answer(fast, "2026-01-02 03:04:05.123456")[1] == datetime(
+        2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC
+    )
