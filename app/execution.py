@@ -334,27 +334,9 @@ class _ListItems:
         return [self.completed[index] for index in self.awaiting]
 
 
-def _cancel_started(awaitables: list[Any]) -> None:
-    """Cancel completions that have not started: each becomes a task, and is cancelled once it
-    has taken its first step (cancelled before it, a coroutine would leave the coroutines it
-    holds un-awaited); the tasks are then awaited in the background, so none is left with an
-    exception nobody retrieved."""
-    if not awaitables:
-        return
-    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
-    loop = asyncio.get_running_loop()
-    loop.call_soon(_cancel_all, tasks)
-    settled = asyncio.gather(*tasks, return_exceptions=True)
-    _SETTLING.add(settled)
-    settled.add_done_callback(_SETTLING.discard)
-
-
 def _cancel_all(tasks: list[asyncio.Future[Any]]) -> None:
     for task in tasks:
         task.cancel()
-
-
-_SETTLING: set[asyncio.Future[Any]] = set()  # keeps the background gathers alive
 
 
 def _probe(*_: Any, **__: Any) -> None:
@@ -684,13 +666,12 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().complete_list_value(
                 return_type, field_details_list, info, path, result, position_context
             )
-        items = _ListItems(
-            result, return_type.of_type, field_details_list, info, path, self._origins
-        )
-        if kind is list and items.origin is None:
+        item_type = return_type.of_type
+        if kind is list and _nullable(item_type) not in self._origins:
             return super().complete_list_value(
                 return_type, field_details_list, info, path, result, position_context
             )
+        items = _ListItems(result, item_type, field_details_list, info, path, self._origins)
         return self._complete_listed(items)
 
     def _complete_listed(self, items: _ListItems) -> Any:
@@ -727,7 +708,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except BaseException:
             # graphql-core gathers the items past the budget with ``gather_with_cancel``: an
             # error or a cancellation there cancels the others, it does not run them.
-            _cancel_started(items.awaitables())
+            self._cancel_started(items.awaitables())
             raise
         if len(awaiting) == 1:
             (only,) = awaiting
@@ -737,6 +718,16 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for index, value in zip(awaiting, done, strict=True):
                 completed[index] = value
         return completed
+
+    def _cancel_started(self, awaitables: list[Any]) -> None:
+        """Cancel completions that have not started: each becomes a task, cancelled once it
+        has taken its first step (cancelled before it, a coroutine would leave the coroutines
+        it holds un-awaited), and settled in the background like graphql-core's own."""
+        if not awaitables:
+            return
+        tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+        asyncio.get_running_loop().call_soon(_cancel_all, tasks)
+        self.settle_in_background(tasks)
 
     def _abandon(self, items: _ListItems) -> None:
         """The list stopped before its first pause (an item's error): items whose completion
