@@ -684,6 +684,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 pacer = listed.pacer
                 while items.index < count and not pacer.due():
                     self._complete_item(items)
+            elif items.checked:
+                self._complete_checked(items)
             else:
                 while items.index < count:
                     self._complete_item(items)
@@ -736,6 +738,32 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         pending = items.awaitables()
         if pending:
             self.settle_in_background(pending)
+
+    def _complete_checked(self, items: _ListItems) -> None:
+        """The rest of a list whose items are all of the known class (``checked``), their
+        sub-fields collected: each completed as ``_complete_item`` completes such an item, in
+        one loop (a page has about 650 such items)."""
+        execute = self.execute_fields
+        is_awaitable = self.is_awaitable
+        listed, completed, awaiting = items.items, items.completed, items.awaiting
+        object_type, fields, path = items.object_type, items.fields, items.path
+        for index in range(items.index, len(listed)):
+            item_path = _new_tuple(Path, (path, index, None))
+            items.index = index + 1
+            try:
+                value = execute(object_type, listed[index], item_path, fields, None)
+            except Exception as raw_error:
+                self.handle_field_error(
+                    raw_error, items.item_type, items.field_details_list, item_path
+                )
+                value = None
+            else:
+                if is_awaitable(value):
+                    value = self._awaited(
+                        value, items.item_type, items.field_details_list, item_path
+                    )
+                    awaiting.append(index)
+            completed.append(value)
 
     def _complete_item(self, items: _ListItems) -> None:
         # As graphql-core's complete_iterable_value does with each item.

@@ -330,6 +330,10 @@ class Leaf(Named):  # an interface's implementation has an is_type_of, checked
     name: str
     size: int
 
+    @strawberry.field
+    async def later_size(self) -> int:
+        return self.size
+
 
 @strawberry.type
 class Bare:  # no interface: graphql-core checks nothing
@@ -394,6 +398,12 @@ BRANCHES: dict[str, Any] = {
     "cast_to_another_type": _branch(leaf=strawberry.cast(Bare, Leaf(name="x", size=1))),
     "error_deep_in_non_null": _branch(must=Leaf(name="b", size="big")),  # type: ignore[arg-type]
     "error_in_list_item": _branch(leaves=[Leaf(name=None, size=1)]),  # type: ignore[arg-type]
+    "error_in_nullable_list_item": _branch(
+        maybe_leaves=[Leaf(name="e", size=5), Leaf(name=None, size=1)]  # type: ignore[arg-type]
+    ),
+    "error_in_later_list_item": _branch(
+        leaves=[Leaf(name="c", size=3), Leaf(name="d", size="big")]  # type: ignore[arg-type]
+    ),
     "raising_attribute": _RaisingBranch(),
     "not_a_list": _branch(leaves=Leaf(name="c", size=3)),
     "tuple_not_list": _branch(leaves=(Leaf(name="c", size=3),)),
@@ -416,8 +426,8 @@ query ($case: String!) {
     leaf { ...named size }
     must { name size __typename }
     bare { size }
-    leaves { ...named }
-    maybeLeaves { name }
+    leaves { ...named laterSize }
+    maybeLeaves { name laterSize }
     laterLeaf { name }
     shared { name size }
     child { must { name } leaf { name } leaves { size } }
