@@ -81,7 +81,7 @@ from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
-from strawberry.types.cast import get_strawberry_type_cast
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
 
 from app.pacing import PacedList
@@ -362,6 +362,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Coerced arguments by (field node, field): one node can be executed for several
         # object types (a fragment on an interface), whose fields may differ in arguments.
         self._arguments: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
+        # Field groups known not to be streamed (``get_stream_usage``), by id, kept with it.
+        self._unstreamed: dict[int, Any] = {}
 
     def execute_fields(
         self,
@@ -437,6 +439,21 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not awaitable_fields:
             return results
         return self._gather_fields(results, awaitable_fields)
+
+    def get_stream_usage(self, field_details_list: Any, path: Path) -> Any:
+        """graphql-core's, remembering which field groups are not streamed: that depends only
+        on the group's nodes and the operation's variables, and graphql-core works it out again
+        for every list it completes (a page completes about 300). A stream, or an error in the
+        directive, is graphql-core's every time."""
+        if isinstance(path.key, int):
+            return None  # an inner list of a list: never streamed
+        key = id(field_details_list)
+        if self._unstreamed.get(key) is field_details_list:
+            return None
+        usage = super().get_stream_usage(field_details_list, path)
+        if usage is None:
+            self._unstreamed[key] = field_details_list
+        return usage
 
     def _shortcut_field(
         self,
@@ -522,14 +539,16 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if value is None:
             return _FALLBACK if isinstance(return_type, GraphQLNonNull) else None
         origin = self._origins[plain.object_type]
-        if (
-            type(value) is not list
-            or self.abort_signal is not None
-            or self.get_stream_usage(field_details_list, field_path) is not None
-        ):
+        if type(value) is not list or self.abort_signal is not None:
             return _FALLBACK
+        try:
+            if self.get_stream_usage(field_details_list, field_path) is not None:
+                return _FALLBACK
+        except Exception:
+            return _FALLBACK  # a bad @stream: graphql-core's path reports it at the field
         for item in value:
-            if type(item) is not origin or get_strawberry_type_cast(item) is not None:
+            # get_strawberry_type_cast(item), without a call per item.
+            if type(item) is not origin or getattr(item, TYPE_CAST_ATTRIBUTE, None) is not None:
                 return _FALLBACK
         items = _ListItems(
             value, _nullable(return_type).of_type, field_details_list, None, field_path,

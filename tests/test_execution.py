@@ -467,6 +467,57 @@ async def test_object_shortcuts_answer_as_graphql_core(case: str, share_info: bo
         assert expected[1] is None
 
 
+STREAM_DOCUMENT = """
+query ($count: Int!, $on: Boolean!) {
+  branch(case: "plain") {
+    leaves @stream(initialCount: $count, if: $on) { name }
+    again: leaves { size }
+    shared @stream(initialCount: 1) { name }
+    child { leaves @stream(initialCount: 0) { size } }
+  }
+}
+"""
+
+
+async def _streamed(context_class: type, count: int, on: bool) -> list[Any]:
+    import inspect
+
+    from graphql import experimental_execute_incrementally
+    from strawberry.schema.config import StrawberryConfig
+
+    schema = strawberry.Schema(
+        query=BranchQuery,
+        types=[Leaf],
+        execution_context_class=context_class,
+        config=StrawberryConfig(enable_experimental_incremental_execution=True),
+    )
+    install_leaf_fields(schema._schema)
+    result: Any = experimental_execute_incrementally(
+        schema._schema,
+        parse(STREAM_DOCUMENT),
+        variable_values={"count": count, "on": on},
+        executor_class=context_class,
+    )
+    if inspect.isawaitable(result):
+        result = await result
+    if not hasattr(result, "initial_result"):
+        return [result.formatted]
+    payloads = [result.initial_result.formatted]
+    payloads += [payload.formatted async for payload in result.subsequent_results]
+    return payloads
+
+
+@pytest.mark.parametrize(("count", "on"), [(1, True), (0, True), (-1, True), (-1, False)])
+async def test_streamed_lists_answer_as_graphql_core(count: int, on: bool) -> None:
+    """@stream is graphql-core's, wherever a list is: a streamed plain list, the same list
+    again unstreamed (whether a group streams is remembered per group), a bad initialCount
+    reported at the list's own path."""
+    expected = await _streamed(StrawberryGraphQLCoreExecutionContext, count, on)
+    assert await _streamed(FootageExecutionContext, count, on) == expected
+    if count < 0 and on:
+        assert expected[0]["errors"][0]["path"] == ["branch", "leaves"]
+
+
 def test_object_shortcut_tables() -> None:
     schema = _branch_schema(FootageExecutionContext)._schema
     origins = execution.object_origins(schema)
