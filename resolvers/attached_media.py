@@ -34,6 +34,8 @@ from resolvers.signed_url import (
     url_of,
 )
 
+_SUCCESS = MediaStatus.SUCCESS.name  # an enum's ``.name`` is a Python property
+
 
 @strawberry.type(
     description="A processed file derived from a recording: subtitles, transcript, extracted "
@@ -55,6 +57,8 @@ class AttachedMedia(Node):
     _storage_key: strawberry.Private[str | None]
     _names: strawberry.Private[tuple[str | None, ...]]
     # URLs minted by the recording's resolver (resolvers.signed_url); None: mint when asked.
+    # Only a SUCCESS item has them (``from_record``): the URL fields answer from them as they
+    # are (``direct_url_resolver``).
     _urls: strawberry.Private[UrlEntries | None] = None
 
     # A page builds hundreds of these and rarely selects their ids: made when asked. (Node's
@@ -81,7 +85,7 @@ class AttachedMedia(Node):
             _uuid=record.uuid,
             _storage_key=record.storage_key,
             _names=default_filename(record),
-            _urls=urls,
+            _urls=urls if record.status == _SUCCESS else None,
         )
 
     def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]:

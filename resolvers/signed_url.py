@@ -253,6 +253,11 @@ def as_signed_url(minted: MintedUrl | None) -> SignedUrl | None:
 
 
 class HasUrls(Protocol):
+    """An object with URL fields. ``_urls``: its prefetched entries, holding only URLs its
+    fields may answer (``minted`` decides the rest)."""
+
+    _urls: UrlEntries | None
+
     def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]: ...
 
 
@@ -272,7 +277,15 @@ def direct_url_resolver(field: str) -> DirectResolver:
         disposition: MediaDisposition | None = None,
         filename: str | None = None,
     ) -> MaybeLater[str | None]:
-        return url_of(source.minted(info.context, (field, expiresIn, disposition, filename)))
+        key = (field, expiresIn, disposition, filename)
+        # A prefetched URL answers at once (a page has hundreds); anything else (none yet, a
+        # null, an error) is ``minted``'s to answer.
+        entries = source._urls
+        if entries is not None:
+            found = entries.get(key)
+            if type(found) is MintedUrl:
+                return found.url
+        return url_of(source.minted(info.context, key))
 
     return resolve
 

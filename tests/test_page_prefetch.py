@@ -109,6 +109,10 @@ async def test_a_failing_recording_field_still_fails_alone(
     def broken(self: Any, context: Any, key: Any) -> Any:
         raise ValueError("boom")
 
+    async def nothing_prefetched(*_: Any, **__: Any) -> None:
+        return None  # a prefetched URL would answer without ``minted``
+
+    monkeypatch.setattr(recording, "prefetch", nothing_prefetched)
     monkeypatch.setattr(recording.TestSessionRecording, "minted", broken)
     query = """query($test: String!) { userTest(uuid: $test) { results(first: 3) {
       edges { node { pk recordings { download { isAudio mediaUrl } } } } } } }"""

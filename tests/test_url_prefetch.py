@@ -187,3 +187,29 @@ async def test_node_refetch_mints_what_the_page_minted(
     assert body["data"]["r"]["attachedMedia"][0]["media"][0]["url"] == media["url"]
     # The refetch signs nothing new inside the signing window.
     assert len(signer.signed) == len(set(signer.signed))
+
+
+def test_only_a_success_item_answers_from_prefetched_urls() -> None:
+    """A media item's URL fields answer from its prefetched entries as they are, so only a
+    SUCCESS item keeps any: another item's url is null whatever it was given."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from app.media.signer import SignedUrl
+    from app.store.records import AttachedMediaRecord
+    from resolvers.attached_media import DIRECT_RESOLVERS, AttachedMedia
+
+    def record(status: str) -> AttachedMediaRecord:
+        return AttachedMediaRecord(
+            id=1, uuid="m", recording_id=1, language="en", type="SUBTITLES", status=status,
+            status_reason=None, storage_key="k/subtitles.vtt", mime_type="text/vtt",
+            error=None, finalised_at=None, user_test_name="t", participant_label="p",
+        )  # fmt: skip
+
+    minted = SignedUrl("https://storage.test/k/subtitles.vtt?sig", datetime(2026, 1, 1, tzinfo=UTC))
+    entries: Any = {("url", None, None, None): minted}
+    info = SimpleNamespace(context=None)  # neither answer needs the context
+    resolve = DIRECT_RESOLVERS["url"]
+    assert resolve(AttachedMedia.from_record(record("SUCCESS"), entries), info) == minted.url
+    for status in ("FAILED", "WARNING", "PENDING"):
+        assert resolve(AttachedMedia.from_record(record(status), entries), info) is None
