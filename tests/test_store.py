@@ -166,6 +166,8 @@ def test_utc_datetime_fast_parse_answers_as_sqlalchemy_on_sqlite() -> None:
     ]
     differ = [text for text in texts if answer(fast, text) != answer(standard, text)]
     assert differ == []
+    assert fast(None) is None  # a null column, answered without SQLAlchemy's processing
+    assert standard(None) is None
     assert answer(fast, "2026-01-02 03:04:05.123456")[1] == datetime(
         2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC
     )
