@@ -149,3 +149,39 @@ async def test_page_loader_reads_every_page_asked_in_one_statement(
     assert missing == []
     assert [name for name, _ in spy.calls] == ["fetch_result_pages"]
     assert await counts.load_many([test_id, -1]) == [120, 0]
+
+
+async def test_a_page_alone_reads_as_it_does_among_others(spy: SpyStore, backend: Backend) -> None:
+    """A page asked alone (one prepared statement per shape) holds what the same page holds
+    when read beside another (the UNION ALL statement): every bound and direction."""
+    workspace_id, test_id, _ = await demo_ids(spy, backend)
+    store = spy._store
+    everything = PageRequest(user_test_id=test_id, limit=1000)
+    [every] = await store.fetch_result_pages(workspace_id=workspace_id, pages=[everything])
+    assert len(every) > 4
+    low, high = every[1].id, every[-2].id
+    shapes = [
+        PageRequest(user_test_id=test_id, limit=2),
+        PageRequest(user_test_id=test_id, limit=2, after=low),
+        PageRequest(user_test_id=test_id, limit=2, before=high),
+        PageRequest(user_test_id=test_id, limit=2, after=low, before=high),
+        PageRequest(user_test_id=test_id, limit=2, backward=True),
+        PageRequest(user_test_id=test_id, limit=2, after=low, backward=True),
+        PageRequest(user_test_id=test_id, limit=2, before=high, backward=True),
+        PageRequest(user_test_id=test_id, limit=2, after=low, before=high, backward=True),
+        PageRequest(user_test_id=test_id + 10_000, limit=2),  # no such test: empty
+    ]
+    for page in shapes:
+        [alone] = await store.fetch_result_pages(workspace_id=workspace_id, pages=[page])
+        [among, _] = await store.fetch_result_pages(
+            workspace_id=workspace_id, pages=[page, everything]
+        )
+        assert alone == among, page
+        in_range = [
+            r
+            for r in every
+            if (page.after is None or r.id > page.after)
+            and (page.before is None or r.id < page.before)
+            and r.user_test_id == page.user_test_id
+        ]
+        assert alone == (in_range[-2:] if page.backward else in_range[:2]), page

@@ -206,6 +206,38 @@ _MEDIA_BY_RECORDING_IDS = _media_select(_WORKSPACE).where(_M.recording_id.in_(_k
 _MEDIA_BY_UUIDS = _media_select(_WORKSPACE).where(_M.uuid.in_(_keys()))
 
 
+# One page of results (a page request alone, the usual case), by its shape: whether it has each
+# bound and which way it walks. Built once each, like the statements above.
+_PAGES: dict[tuple[bool, bool, bool], AnySelect] = {}
+
+
+def _page_statement(page: PageRequest) -> AnySelect:
+    shape = (page.after is not None, page.before is not None, page.backward)
+    statement = _PAGES.get(shape)
+    if statement is None:
+        statement = _results_select(_WORKSPACE).where(_R.user_test_id == bindparam("user_test"))
+        if page.after is not None:
+            statement = statement.where(_R.id > bindparam("after"))
+        if page.before is not None:
+            statement = statement.where(_R.id < bindparam("before"))
+        order = _R.id.desc() if page.backward else _R.id.asc()
+        statement = _PAGES[shape] = statement.order_by(order).limit(bindparam("limit"))
+    return statement
+
+
+def _page_parameters(workspace_id: int, page: PageRequest) -> dict[str, object]:
+    parameters: dict[str, object] = {
+        "workspace_id": workspace_id,
+        "user_test": page.user_test_id,
+        "limit": page.limit,
+    }
+    if page.after is not None:
+        parameters["after"] = page.after
+    if page.before is not None:
+        parameters["before"] = page.before
+    return parameters
+
+
 def _by_keys(workspace_id: int, keys: Sequence[object]) -> dict[str, object]:
     return {"workspace_id": workspace_id, "keys": list(keys)}
 
@@ -361,6 +393,13 @@ class Store(ChangeFeedReads, Writes):
     ) -> list[list[ResultRecord]]:
         """Every page in one statement (a UNION ALL of index range scans), each page in
         ascending ``id`` order whichever direction it was walked."""
+        if len(pages) == 1:
+            (page,) = pages
+            rows = await self._rows(_page_statement(page), _page_parameters(workspace_id, page))
+            records = [_result(row) for row in rows]
+            if page.backward:
+                records.reverse()
+            return [records]
         selects = []
         for index, page in enumerate(pages):
             query = _results_select(workspace_id).where(_R.user_test_id == page.user_test_id)
@@ -372,15 +411,11 @@ class Store(ChangeFeedReads, Writes):
                 query = query.where(_R.id < page.before)
             order = _R.id.desc() if page.backward else _R.id.asc()
             selects.append(query.order_by(order).limit(page.limit))
-        if len(selects) == 1:
-            rows = await self._rows(selects[0])
-            grouped: list[list[ResultRecord]] = [[_result(row) for row in rows]]
-        else:
-            subqueries = [s.subquery() for s in selects]
-            rows = await self._rows(union_all(*(select(sq) for sq in subqueries)))
-            grouped = [[] for _ in pages]
-            for row in rows:
-                grouped[row.page_index].append(_result(row))
+        subqueries = [s.subquery() for s in selects]
+        rows = await self._rows(union_all(*(select(sq) for sq in subqueries)))
+        grouped: list[list[ResultRecord]] = [[] for _ in pages]
+        for row in rows:
+            grouped[row.page_index].append(_result(row))
         for page, records in zip(pages, grouped, strict=True):
             if page.backward:
                 records.reverse()
