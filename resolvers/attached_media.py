@@ -8,6 +8,7 @@ from app.context import Context
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord
+from resolvers.build import built
 from resolvers.enums import (
     MEDIA_STATUS_REASONS,
     MEDIA_STATUSES,
@@ -72,20 +73,24 @@ class AttachedMedia(Node):
     def from_record(
         cls, record: AttachedMediaRecord, urls: UrlEntries | None = None
     ) -> AttachedMedia:
-        return cls(  # type: ignore[call-arg]  # `id` is resolved, see above
-            type=MEDIA_TYPES[record.type],
-            status=MEDIA_STATUSES[record.status],
-            status_reason=MEDIA_STATUS_REASONS[record.status_reason]
-            if record.status_reason
-            else None,
-            language=record.language,
-            mime_type=record.mime_type,
-            error=record.error,
-            finalised_at=record.finalised_at,
-            _uuid=record.uuid,
-            _storage_key=record.storage_key,
-            _names=default_filename(record),
-            _urls=urls if record.status == _SUCCESS else None,
+        status = record.status
+        return built(
+            cls,
+            {
+                "type": MEDIA_TYPES[record.type],
+                "status": MEDIA_STATUSES[status],
+                "status_reason": (
+                    MEDIA_STATUS_REASONS[record.status_reason] if record.status_reason else None
+                ),
+                "language": record.language,
+                "mime_type": record.mime_type,
+                "error": record.error,
+                "finalised_at": record.finalised_at,
+                "_uuid": record.uuid,
+                "_storage_key": record.storage_key,
+                "_names": default_filename(record),
+                "_urls": urls if status == _SUCCESS else None,
+            },
         )
 
     def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]:

@@ -14,6 +14,7 @@ from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord, RecordingRecord, TranscriptionRecord
 from resolvers.attached_media import default_filename
 from resolvers.attached_media_language import AttachedMediaLanguage, group_by_language, matching
+from resolvers.build import built
 from resolvers.enums import (
     RECORDING_FAILURE_TYPES,
     MediaStatus,
@@ -134,36 +135,46 @@ class TestSessionRecording(Node):
 
     @classmethod
     def from_record(cls, record: RecordingRecord) -> TestSessionRecording:
-        return cls(
-            id=strawberry.ID(to_global_id("TestSessionRecording", record.uuid)),
-            is_audio=record.is_audio,
-            mime_type=record.mime_type,
-            filesize=SafeInt(record.filesize) if record.filesize is not None else None,
-            duration=record.duration,
-            language=record.language,
-            failed_status=record.failed,
-            failed_type=RECORDING_FAILURE_TYPES[record.failed_type] if record.failed_type else None,
-            missing_data_warning=record.missing_data_warning,
-            usertest_name=record.user_test_name,
-            start_time=record.start_time,
-            created_at=record.created_at,
-            kind=_KINDS[record.kind.upper()],
-            status=_STATUSES[record.status],
-            started_at=record.started_at,
-            paused_at=record.paused_at,
-            resumed_at=record.resumed_at,
-            stopped_at=record.stopped_at,
-            uploaded_at=record.uploaded_at,
-            errored_at=record.errored_at,
-            start_reason=start_reason(record.start_reason, record.start_caller),
-            stop_reason=stop_reason(record.stop_reason, record.stop_caller),
-            error=record.error,
-            status_changed_at=record.status_changed_at,
-            status_changed_by=RecordingCaller.from_json(record.status_caller),
-            status_note=record.status_note,
-            _id=record.id,
-            _storage_key=record.storage_key,
-            _names=(record.user_test_name, record.participant_label, "recording"),
+        return built(
+            cls,
+            {
+                "id": strawberry.ID(to_global_id("TestSessionRecording", record.uuid)),
+                "is_audio": record.is_audio,
+                "mime_type": record.mime_type,
+                "filesize": SafeInt(record.filesize) if record.filesize is not None else None,
+                "duration": record.duration,
+                "language": record.language,
+                "failed_status": record.failed,
+                "failed_type": (
+                    RECORDING_FAILURE_TYPES[record.failed_type] if record.failed_type else None
+                ),
+                "missing_data_warning": record.missing_data_warning,
+                "usertest_name": record.user_test_name,
+                "start_time": record.start_time,
+                "created_at": record.created_at,
+                "kind": _KINDS[record.kind.upper()],
+                "status": _STATUSES[record.status],
+                "started_at": record.started_at,
+                "paused_at": record.paused_at,
+                "resumed_at": record.resumed_at,
+                "stopped_at": record.stopped_at,
+                "uploaded_at": record.uploaded_at,
+                "errored_at": record.errored_at,
+                "start_reason": start_reason(record.start_reason, record.start_caller),
+                "stop_reason": stop_reason(record.stop_reason, record.stop_caller),
+                "error": record.error,
+                "status_changed_at": record.status_changed_at,
+                "status_changed_by": RecordingCaller.from_json(record.status_caller),
+                "status_note": record.status_note,
+                "_id": record.id,
+                "_storage_key": record.storage_key,
+                "_names": (record.user_test_name, record.participant_label, "recording"),
+                "_media": None,
+                "_urls": None,
+                "_media_urls": None,
+                "_document": None,
+                "_document_fetched": False,
+            },
         )
 
     @classmethod

@@ -1,0 +1,79 @@
+"""Types built by ``resolvers.build.built`` (without their keyword ``__init__``) come out as
+that ``__init__`` would make them: every field set, nothing else."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from app.store.records import AttachedMediaRecord, RecordingRecord
+from resolvers import recording
+from resolvers.attached_media import AttachedMedia
+from resolvers.build import built, fields_of
+
+AT = datetime(2026, 3, 2, 9, 0, 12, tzinfo=UTC)
+CALLER = {"type": "USER", "userId": "u-1", "name": "Ava"}
+
+
+def _recording(**changes: Any) -> RecordingRecord:
+    values: dict[str, Any] = {
+        "id": 7, "uuid": "r-uuid", "result_id": 3, "kind": "download",
+        "storage_key": "k/recording.mp4", "mime_type": "video/mp4", "is_audio": False,
+        "filesize": 2**40, "duration": 3.5, "language": "en", "failed": True,
+        "failed_type": "UPLOAD_FAILED", "missing_data_warning": True, "start_time": AT,
+        "created_at": AT, "user_test_name": "Checkout", "result_uuid": "ut_response_x",
+        "participant_label": "Ava", "status": "UPLOADING", "started_at": AT, "paused_at": AT,
+        "resumed_at": AT, "stopped_at": AT, "uploaded_at": None, "errored_at": None,
+        "start_reason": "API_CALL", "start_caller": CALLER, "stop_reason": "API_CALL",
+        "stop_caller": None, "error": "broke", "status_changed_at": AT,
+        "status_caller": CALLER, "status_note": "note",
+    }  # fmt: skip
+    return RecordingRecord(**{**values, **changes})
+
+
+def _media(**changes: Any) -> AttachedMediaRecord:
+    values: dict[str, Any] = {
+        "id": 9, "uuid": "m-uuid", "recording_id": 7, "language": "en", "type": "SUBTITLES",
+        "status": "FAILED", "status_reason": "NO_AUDIO", "storage_key": "k/subtitles.vtt",
+        "mime_type": "text/vtt", "error": "none heard", "finalised_at": AT,
+        "user_test_name": "Checkout", "participant_label": None,
+    }  # fmt: skip
+    return AttachedMediaRecord(**{**values, **changes})
+
+
+NOTHING_OPTIONAL: dict[str, Any] = {
+    "filesize": None, "duration": None, "failed_type": None, "start_reason": None,
+    "start_caller": None, "stop_reason": None, "status_caller": None, "status": "UPLOADED",
+}  # fmt: skip
+OBJECTS = {
+    "recording": lambda: recording.TestSessionRecording.from_record(_recording()),
+    "recording, nothing optional": lambda: recording.TestSessionRecording.from_record(
+        _recording(**NOTHING_OPTIONAL)
+    ),
+    "media item": lambda: AttachedMedia.from_record(_media(), {}),
+    "media item, SUCCESS": lambda: AttachedMedia.from_record(
+        _media(status="SUCCESS", status_reason=None), {}
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OBJECTS))
+def test_built_objects_are_what_their_init_makes(case: str) -> None:
+    made = OBJECTS[case]()
+    cls = type(made)
+    assert set(vars(made)) == fields_of(cls)  # every field named, and nothing else
+    again = cls(**vars(made))
+    assert vars(again) == vars(made)
+
+
+def test_built_refuses_types_it_cannot_build() -> None:
+    class WithPostInit:
+        def __post_init__(self) -> None: ...
+
+    with pytest.raises(TypeError):
+        fields_of(WithPostInit)
+    with pytest.raises(TypeError):
+        fields_of(dict)
+    assert vars(built(WithPostInit, {"a": 1})) == {"a": 1}
