@@ -73,22 +73,26 @@ class AttachedMedia(Node):
     def from_record(
         cls, record: AttachedMediaRecord, urls: UrlEntries | None = None
     ) -> AttachedMedia:
-        status = record.status
+        # Unpacked (a named tuple's fields are read through a descriptor each): a page builds
+        # about 550 items. tests/test_build.py checks what each field gets.
+        (
+            _, uuid, _, language, media_type, status, status_reason, storage_key, mime_type,
+            error, finalised_at, user_test_name, participant_label,
+        ) = record  # fmt: skip
         return built(
             cls,
             {
-                "type": MEDIA_TYPES[record.type],
+                "type": MEDIA_TYPES[media_type],
                 "status": MEDIA_STATUSES[status],
-                "status_reason": (
-                    MEDIA_STATUS_REASONS[record.status_reason] if record.status_reason else None
-                ),
-                "language": record.language,
-                "mime_type": record.mime_type,
-                "error": record.error,
-                "finalised_at": record.finalised_at,
-                "_uuid": record.uuid,
-                "_storage_key": record.storage_key,
-                "_names": default_filename(record),
+                "status_reason": MEDIA_STATUS_REASONS[status_reason] if status_reason else None,
+                "language": language,
+                "mime_type": mime_type,
+                "error": error,
+                "finalised_at": finalised_at,
+                "_uuid": uuid,
+                "_storage_key": storage_key,
+                # default_filename(record)
+                "_names": (user_test_name, participant_label, media_type, language),
                 "_urls": urls if status == _SUCCESS else None,
             },
         )

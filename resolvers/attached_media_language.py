@@ -6,6 +6,7 @@ import strawberry
 
 from app.store.records import AttachedMediaRecord
 from resolvers.attached_media import AttachedMedia
+from resolvers.build import built
 from resolvers.enums import MediaStatus, MediaType
 from resolvers.signed_url import UrlEntries
 
@@ -50,17 +51,22 @@ def group_by_language(
     """Groups in language order (alphabetical), items in ``MediaType`` declaration order;
     filters keep what matches all of them, and groups left empty are dropped. ``urls``: the
     items' prefetched URLs by media id."""
+    if languages is not None or types is not None or statuses is not None:
+        records = matching(records, languages=languages, types=types, statuses=statuses)
     groups: dict[str, list[AttachedMediaRecord]] = {}
-    for record in matching(records, languages=languages, types=types, statuses=statuses):
+    for record in records:
         groups.setdefault(record.language, []).append(record)
     found = urls or {}
-    return [
-        AttachedMediaLanguage(
-            language=language,
-            media=[
-                AttachedMedia.from_record(r, found.get(r.id))
-                for r in sorted(groups[language], key=lambda r: _TYPE_ORDER.get(r.type, 99))
-            ],
-        )
-        for language in sorted(groups)
-    ]
+    item = AttachedMedia.from_record
+    answer = []
+    for language in sorted(groups):
+        group = groups[language]
+        if len(group) > 1:
+            group.sort(key=_type_rank)
+        media = [item(record, found.get(record.id)) for record in group]
+        answer.append(built(AttachedMediaLanguage, {"language": language, "media": media}))
+    return answer
+
+
+def _type_rank(record: AttachedMediaRecord) -> int:
+    return _TYPE_ORDER.get(record.type, 99)

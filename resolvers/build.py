@@ -11,8 +11,9 @@ _new: Any = object.__new__
 
 
 def built(cls: type[T], fields: dict[str, Any]) -> T:
-    """``cls(**fields)``, for a Strawberry type and ``fields`` naming every one of its fields
-    (private ones included): the instance is made and given its attributes in one step.
+    """``cls(**fields)``, for a Strawberry type and a new dict ``fields`` naming every one of
+    its fields (private ones included), which becomes the instance's ``__dict__``: the
+    instance is made and given its attributes in one step.
 
     A Strawberry type is a dataclass whose ``__init__`` takes every field by keyword, and that
     call costs more than what it does: 4.4 µs for TestSessionRecording's 34 fields, against
@@ -20,7 +21,7 @@ def built(cls: type[T], fields: dict[str, Any]) -> T:
     and ``tests/test_build.py`` checks that each of their ``from_record`` makes what the
     keyword call makes, every field named."""
     instance: T = _new(cls)
-    instance.__dict__.update(fields)
+    instance.__dict__ = fields
     return instance
 
 

@@ -11,6 +11,7 @@ import pytest
 from app.store.records import AttachedMediaRecord, RecordingRecord
 from resolvers import recording
 from resolvers.attached_media import AttachedMedia
+from resolvers.attached_media_language import group_by_language
 from resolvers.build import built, fields_of
 
 AT = datetime(2026, 3, 2, 9, 0, 12, tzinfo=UTC)
@@ -56,6 +57,7 @@ OBJECTS = {
     "media item, SUCCESS": lambda: AttachedMedia.from_record(
         _media(status="SUCCESS", status_reason=None), {}
     ),
+    "language group": lambda: group_by_language([_media(), _media(id=10, type="TRANSCRIPTION")])[0],
 }
 
 
@@ -77,3 +79,21 @@ def test_built_refuses_types_it_cannot_build() -> None:
     with pytest.raises(TypeError):
         fields_of(dict)
     assert vars(built(WithPostInit, {"a": 1})) == {"a": 1}
+
+
+def test_a_media_item_takes_each_field_from_its_own_column() -> None:
+    """``AttachedMedia.from_record`` unpacks the record by position."""
+    from resolvers.attached_media import default_filename
+    from resolvers.enums import MEDIA_STATUS_REASONS, MEDIA_STATUSES, MEDIA_TYPES
+
+    record = _media(language="fr", participant_label="Ava")
+    item = AttachedMedia.from_record(record, {})
+    assert item.type is MEDIA_TYPES[record.type]
+    assert item.status is MEDIA_STATUSES[record.status]
+    assert item.status_reason is MEDIA_STATUS_REASONS[record.status_reason]
+    assert (item.language, item.mime_type, item.error, item.finalised_at) == (
+        record.language, record.mime_type, record.error, record.finalised_at,
+    )  # fmt: skip
+    assert (item._uuid, item._storage_key) == (record.uuid, record.storage_key)
+    assert item._names == default_filename(record) == ("Checkout", "Ava", "SUBTITLES", "fr")
+    assert item._urls is None  # not SUCCESS
