@@ -393,7 +393,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                             response_name, position_context,
                         )  # fmt: skip
                         results[response_name] = result
-                        if is_awaitable(result):
+                        if type(result) is not str and is_awaitable(result):
                             awaitable_fields.append(response_name)
                         continue
                     try:
@@ -875,7 +875,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             )
         try:
             assert field.resolve is not None
-            result = field.resolve(source, info, **args)
+            # Without arguments, a plain call: ``**{}`` still builds a dict per call.
+            result = field.resolve(source, info, **args) if args else field.resolve(source, info)
         except Exception as raw_error:
             path = _path(parent_path, response_name, parent_type.name)
             self.handle_field_error(raw_error, field.type, field_details_list, path)
