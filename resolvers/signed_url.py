@@ -81,6 +81,7 @@ Later = TypeVar("Later")
 MaybeLater: TypeAlias = Later | Awaitable[Later]
 
 _MISSING: Any = object()
+_new_tuple: Any = tuple.__new__  # a named tuple's own __new__ is a Python function
 
 
 def url_key(
@@ -109,23 +110,38 @@ async def prefetch(context: Context, targets: Sequence[UrlTarget], *, always: bo
     the same tick, or the loads their children make next (a transcription, say) split into
     several batches; so whether to wait has to follow the selection, never the data."""
     pending: list[tuple[UrlEntries, UrlKey, SignRequest]] = []
+    # Keys with no disposition and no filename, checked once: their lifetime (_sign_request).
     lifetimes: dict[UrlKey, int] = {}
     allowed = context.allows(MEDIA_SIGN)  # checked once for the batch, not per URL
+    count_url = context.count_url
     for target in targets:
+        entries, storage_key = target.entries, target.storage_key
         for key in target.keys:
-            if key in target.entries:
+            if key in entries:
+                continue
+            lifetime = lifetimes.get(key) if allowed and storage_key is not None else None
+            if lifetime is not None:
+                # What _sign_request does for such a key (a page has hundreds), inline.
+                try:
+                    count_url((storage_key, key[1], None, None, None))
+                except FootageError as error:
+                    entries[key] = error
+                    continue
+                pending.append(
+                    (entries, key, _new_tuple(SignRequest, (storage_key, lifetime, None)))
+                )
                 continue
             try:
                 request = _sign_request(
-                    context, target.storage_key, key, target.default_filename, lifetimes, allowed
+                    context, storage_key, key, target.default_filename, lifetimes, allowed
                 )
             except FootageError as error:
-                target.entries[key] = error
+                entries[key] = error
                 continue
             if request is None:
-                target.entries[key] = None
+                entries[key] = None
             else:
-                pending.append((target.entries, key, request))
+                pending.append((entries, key, request))
     if not pending and not always:
         return
     try:

@@ -139,6 +139,29 @@ async def test_url_ceiling_counts_each_url_once_however_often_it_is_asked(
         assert set(error_codes(body)) == {"URL_LIMIT_EXCEEDED"}
 
 
+async def test_a_page_and_its_results_asked_alone_count_each_url_once(limited: Any) -> None:
+    """A page prefetches its recordings' URLs (all but the first of a key counted inline, not
+    by _sign_request) and each result asked on its own counts its URL again by _sign_request:
+    the same URL either way, so three recordings make three URLs."""
+    page = """query($test: String!) { userTest(uuid: $test) { results(first: 3) {
+      edges { node { responseUUID recordings { download { mediaUrl } } } } } } }"""
+    async with limited(MAX_URLS_PER_REQUEST="3") as client:
+        body = await gql(client, page, {"test": TEST_UUID})
+        edges = body["data"]["userTest"]["results"]["edges"]
+        uuids = [e["node"]["responseUUID"] for e in edges]
+        selection = "{ recordings { download { mediaUrl } } }"
+        alone = " ".join(
+            f'r{i}: userTestResult(resultUuid: "{uuid}") {selection}'
+            for i, uuid in enumerate(uuids)
+        )
+        query = page[:-1] + alone + " }"  # the single results beside the page
+        both = await gql(client, query, {"test": TEST_UUID})
+    urls = {e["node"]["recordings"]["download"]["mediaUrl"] for e in edges}
+    assert len(urls) == 3
+    again = {both["data"][f"r{i}"]["recordings"]["download"]["mediaUrl"] for i in range(3)}
+    assert again == urls
+
+
 async def test_default_url_ceiling_admits_a_full_page_with_every_url(
     client: httpx.AsyncClient,
 ) -> None:
