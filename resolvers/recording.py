@@ -12,7 +12,6 @@ from app.context import Context
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord, RecordingRecord, TranscriptionRecord
-from resolvers.attached_media import default_filename
 from resolvers.attached_media_language import AttachedMediaLanguage, group_by_language, matching
 from resolvers.build import built
 from resolvers.enums import (
@@ -60,6 +59,7 @@ from resolvers.signed_url import (
 )
 
 _DEPRECATED = "Use `attachedMedia` with type {} instead."
+_new_tuple: Any = tuple.__new__  # a named tuple's own __new__ is a Python function
 _KINDS = members(RecordingKind)
 _SUCCESS = MediaStatus.SUCCESS.name  # an enum's ``.name`` is a Python property
 _STATUSES = members(RecordingStatus)
@@ -293,24 +293,35 @@ class TestSessionRecording(Node):
             storage_key = None if chosen is None else chosen.storage_key
             targets.append(UrlTarget(self._urls, storage_key, (), [url_key(name)]))
         if wanted.media and self._media:
-            self._media_urls = {}
+            media_urls: dict[int, UrlEntries] = {}
+            self._media_urls = media_urls
             for selection in wanted.media:
-                kept = matching(
-                    self._media,
-                    languages=selection.filter.languages,
-                    types=selection.filter.types,
-                    statuses=selection.filter.statuses,
-                )
-                targets += [
-                    UrlTarget(
-                        self._media_urls.setdefault(media.id, {}),
-                        media.storage_key,
-                        default_filename(media),
-                        selection.urls,
+                found = selection.filter
+                kept = (
+                    self._media
+                    if found.languages is None and found.types is None and found.statuses is None
+                    else matching(
+                        self._media,
+                        languages=found.languages,
+                        types=found.types,
+                        statuses=found.statuses,
                     )
-                    for media in kept
-                    if media.status == _SUCCESS
-                ]
+                )
+                keys = selection.urls
+                for media in kept:
+                    # Unpacked, as AttachedMedia.from_record does (a page has ~550 items).
+                    (
+                        media_id, _, _, language, media_type, status, _, storage_key, _, _, _,
+                        user_test_name, participant_label,
+                    ) = media  # fmt: skip
+                    if status != _SUCCESS:
+                        continue
+                    entries = media_urls.get(media_id)
+                    if entries is None:
+                        entries = media_urls[media_id] = {}
+                    # default_filename(media)
+                    names = (user_test_name, participant_label, media_type, language)
+                    targets.append(_new_tuple(UrlTarget, (entries, storage_key, names, keys)))
         return targets
 
     def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]:
