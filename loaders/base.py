@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -25,6 +25,21 @@ def many_per_key(keys: Sequence[K], records: Iterable[V], key: Callable[[V], K])
     for record in records:
         grouped[key(record)].append(record)
     return [grouped[k] for k in keys]
+
+
+async def settled(loads: Sequence[Awaitable[V]]) -> list[V | Exception]:
+    """Each load's value or its error, in order, as ``asyncio.gather(*loads,
+    return_exceptions=True)`` answers, but awaited in turn: a batch resolves its loads
+    together, so all but the first are done by then, while a gather adds a callback and a
+    loop turn per load (a page awaits about 200). Every load is awaited, so no failed one is
+    left unretrieved. A cancellation is not an answer: it propagates."""
+    answers: list[V | Exception] = []
+    for load in loads:
+        try:
+            answers.append(await load)
+        except Exception as error:
+            answers.append(error)
+    return answers
 
 
 class Loader(DataLoader[Any, Any]):

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeAlias, cast
@@ -12,6 +11,7 @@ from app.context import Context
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord, RecordingRecord, TranscriptionRecord
+from loaders.base import settled
 from resolvers.attached_media_language import AttachedMediaLanguage, group_by_language, matching
 from resolvers.build import built
 from resolvers.enums import (
@@ -213,10 +213,12 @@ class TestSessionRecording(Node):
         A load that fails is the answer of the recording fields it was for (the error, which
         graphql-core raises at each field's own path, as when each field built its recording),
         so the rest of the page stands."""
-        try:
-            lists = await context.loaders.recordings_by_result_id.load_many(result_ids)
-        except Exception as error:
-            return {result_id: dict.fromkeys(selections, error) for result_id in result_ids}
+        loader = context.loaders.recordings_by_result_id
+        answers = await settled([loader.load(result_id) for result_id in result_ids])
+        failed = next((answer for answer in answers if isinstance(answer, Exception)), None)
+        if failed is not None:
+            return {result_id: dict.fromkeys(selections, failed) for result_id in result_ids}
+        lists = cast("list[list[RecordingRecord]]", answers)
         built: dict[int, dict[str, BuiltRecording]] = {}
         chosen: list[tuple[TestSessionRecording, RecordingSelection]] = []
         places: list[tuple[int, str]] = []
@@ -258,19 +260,17 @@ class TestSessionRecording(Node):
             for recording, wanted in chosen
         ]
         # Every load awaited, failed or not (a failed one left alone would be logged as never
-        # retrieved).
+        # retrieved); a cancellation propagates.
         asked = [load for load in (*media, *documents) if load is not None]
-        settled = iter(await asyncio.gather(*asked, return_exceptions=True))
-        media_found = [None if load is None else next(settled) for load in media]
-        documents_found = [None if load is None else next(settled) for load in documents]
+        answers = iter(await settled(asked))
+        media_found = [None if load is None else next(answers) for load in media]
+        documents_found = [None if load is None else next(answers) for load in documents]
         failures: list[Exception | None] = []
         targets: list[UrlTarget] = []
         for (recording, wanted), records, document in zip(
             chosen, media_found, documents_found, strict=True
         ):
-            failed = next((o for o in (records, document) if isinstance(o, BaseException)), None)
-            if failed is not None and not isinstance(failed, Exception):
-                raise failed  # cancelled: not an answer
+            failed = next((o for o in (records, document) if isinstance(o, Exception)), None)
             failures.append(failed)
             if failed is not None:
                 continue

@@ -185,3 +185,30 @@ async def test_a_page_alone_reads_as_it_does_among_others(spy: SpyStore, backend
             and r.user_test_id == page.user_test_id
         ]
         assert alone == (in_range[-2:] if page.backward else in_range[:2]), page
+
+
+async def test_settled_answers_as_gather_with_exceptions_returned() -> None:
+    """Values and errors in order, every failed load retrieved (none is logged as never
+    retrieved), a cancellation propagated rather than answered."""
+    from loaders.base import settled
+
+    loop = asyncio.get_running_loop()
+    done, failed, later = loop.create_future(), loop.create_future(), loop.create_future()
+    done.set_result(1)
+    failed.set_exception(ValueError("no"))
+    loop.call_soon(later.set_result, 3)
+    answers = await settled([done, failed, later])
+    expected = await asyncio.gather(done, failed, later, return_exceptions=True)
+    assert answers == expected
+    assert [type(a) for a in answers] == [int, ValueError, int]
+
+    broken = [loop.create_future() for _ in range(3)]
+    for future in broken:
+        future.set_exception(RuntimeError("batch failed"))
+    assert all(isinstance(a, RuntimeError) for a in await settled(broken))
+    assert all(future.done() and not future._log_traceback for future in broken)
+
+    cancelled = loop.create_future()
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await settled([done, cancelled])
