@@ -8,6 +8,7 @@ from app.context import Context
 from app.ids import to_global_id
 from app.pacing import PacedList
 from app.store.records import UserTestRecord
+from resolvers.build import built
 from resolvers.node import Node
 from resolvers.pagination import PageInfo, encode_cursor, page_request
 from resolvers.recording import BuiltRecording, TestSessionRecording
@@ -82,16 +83,18 @@ class UserTest(Node):
         has_more = len(records) > size
         if has_more:
             records = records[1:] if request.backward else records[:size]
-        built: dict[int, dict[str, BuiltRecording]] = {}
+        ahead: dict[int, dict[str, BuiltRecording]] = {}
         selections = page_recordings_selection(info)
         if selections and records:
-            built = await TestSessionRecording.build_page(
+            ahead = await TestSessionRecording.build_page(
                 info.context, [r.id for r in records], selections
             )
+        result = UserTestResult.from_record
         edges = PacedList(
             [
-                UserTestResultEdge(
-                    cursor=encode_cursor(r.id), node=UserTestResult.from_record(r, built.get(r.id))
+                built(
+                    UserTestResultEdge,
+                    {"cursor": encode_cursor(r.id), "node": result(r, ahead.get(r.id))},
                 )
                 for r in records
             ],
@@ -103,7 +106,7 @@ class UserTest(Node):
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         )
-        if built:
+        if ahead:
             # graphql-core completes the whole page from here without awaiting: start it on a
             # fresh loop iteration, and let the edges spread it over several (app.pacing).
             await info.context.pacer.pause()

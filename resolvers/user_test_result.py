@@ -9,6 +9,7 @@ import strawberry
 from app.context import Context
 from app.ids import to_global_id
 from app.store.records import ParticipantRecord, ResultRecord
+from resolvers.build import built
 from resolvers.enums import RESULT_STATUSES, ResultStatus
 from resolvers.node import Node
 from resolvers.recording import BuiltRecording, TestSessionRecording
@@ -87,19 +88,35 @@ class UserTestResult(Node):
         record: ResultRecord,
         recordings: dict[str, BuiltRecording] | None = None,
     ) -> UserTestResult:
-        """``recordings``: built ahead by kind (see UserTestResultRecordings)."""
-        return cls(
-            id=strawberry.ID(to_global_id("UserTestResult", record.uuid)),
-            pk=record.id,
-            response_uuid=record.uuid,
-            name=record.name,
-            status=RESULT_STATUSES[record.status],
-            created_at=record.created_at,
-            participant=(
-                Participant.from_record(record.participant) if record.participant else None
-            ),
-            recordings=UserTestResultRecordings(_result_id=record.id, _built=recordings),
-            _user_test_id=record.user_test_id,
+        """``recordings``: built ahead by kind (see UserTestResultRecordings). A page builds
+        100 of these (resolvers.build)."""
+        id_, uuid, user_test_id, name, status, created_at, participant = record
+        return built(
+            cls,
+            {
+                "id": strawberry.ID(to_global_id("UserTestResult", uuid)),
+                "pk": id_,
+                "response_uuid": uuid,
+                "name": name,
+                "status": RESULT_STATUSES[status],
+                "created_at": created_at,
+                "participant": (
+                    None
+                    if participant is None
+                    else built(
+                        Participant,
+                        {
+                            "anonymous_id": participant.anonymous_id,
+                            "email": participant.email,
+                            "name": participant.name,
+                        },
+                    )
+                ),
+                "recordings": built(
+                    UserTestResultRecordings, {"_result_id": id_, "_built": recordings}
+                ),
+                "_user_test_id": user_test_id,
+            },
         )
 
     @strawberry.field(description="The user test this result belongs to.")
@@ -115,9 +132,9 @@ class UserTestResult(Node):
 
 def _recording_resolver(kind: str) -> Callable[..., Any]:
     def resolve(source: UserTestResultRecordings, info: Any) -> Any:
-        built = source._built
-        if built is not None and kind in built:
-            return built[kind]
+        ahead = source._built
+        if ahead is not None and kind in ahead:
+            return ahead[kind]
         return source.recording(info, kind)
 
     return resolve

@@ -8,11 +8,18 @@ from typing import Any
 
 import pytest
 
-from app.store.records import AttachedMediaRecord, RecordingRecord
+from app.store.records import (
+    AttachedMediaRecord,
+    ParticipantRecord,
+    RecordingRecord,
+    ResultRecord,
+)
 from resolvers import recording
 from resolvers.attached_media import AttachedMedia
 from resolvers.attached_media_language import group_by_language
 from resolvers.build import built, fields_of
+from resolvers.user_test import UserTestResultEdge
+from resolvers.user_test_result import UserTestResult
 
 AT = datetime(2026, 3, 2, 9, 0, 12, tzinfo=UTC)
 CALLER = {"type": "USER", "userId": "u-1", "name": "Ava"}
@@ -44,6 +51,15 @@ def _media(**changes: Any) -> AttachedMediaRecord:
     return AttachedMediaRecord(**{**values, **changes})
 
 
+def _result(**changes: Any) -> ResultRecord:
+    values: dict[str, Any] = {
+        "id": 5, "uuid": "ut_response_x", "user_test_id": 2, "name": "Session",
+        "status": "COMPLETED", "created_at": AT,
+        "participant": ParticipantRecord(anonymous_id="anon", email="a@b.test", name="Ava"),
+    }  # fmt: skip
+    return ResultRecord(**{**values, **changes})
+
+
 NOTHING_OPTIONAL: dict[str, Any] = {
     "filesize": None, "duration": None, "failed_type": None, "start_reason": None,
     "start_caller": None, "stop_reason": None, "status_caller": None, "status": "UPLOADED",
@@ -57,6 +73,10 @@ OBJECTS = {
     "media item, SUCCESS": lambda: AttachedMedia.from_record(
         _media(status="SUCCESS", status_reason=None), {}
     ),
+    "result": lambda: UserTestResult.from_record(_result(), {}),
+    "result, no participant": lambda: UserTestResult.from_record(_result(participant=None)),
+    "participant": lambda: UserTestResult.from_record(_result()).participant,
+    "result's recordings": lambda: UserTestResult.from_record(_result(), {}).recordings,
     "language group": lambda: group_by_language([_media(), _media(id=10, type="TRANSCRIPTION")])[0],
 }
 
@@ -97,3 +117,20 @@ def test_a_media_item_takes_each_field_from_its_own_column() -> None:
     assert (item._uuid, item._storage_key) == (record.uuid, record.storage_key)
     assert item._names == default_filename(record) == ("Checkout", "Ava", "SUBTITLES", "fr")
     assert item._urls is None  # not SUCCESS
+
+
+def test_a_result_takes_each_field_from_its_own_column() -> None:
+    record = _result()
+    result = UserTestResult.from_record(record)
+    assert (result.pk, result.response_uuid, result.name, result.created_at) == (
+        record.id, record.uuid, record.name, record.created_at,
+    )  # fmt: skip
+    assert result.status.name == record.status
+    assert result._user_test_id == record.user_test_id
+    assert result.recordings._result_id == record.id
+    assert result.participant is not None
+    assert (result.participant.anonymous_id, result.participant.email) == ("anon", "a@b.test")
+
+
+def test_an_edge_is_built_with_every_field() -> None:
+    assert fields_of(UserTestResultEdge) == {"cursor", "node"}  # resolvers.user_test builds it
