@@ -143,6 +143,9 @@ def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
 
 _new_tuple: Any = tuple.__new__
 _FALLBACK: Any = object()  # a shortcut declined: graphql-core's own path answers
+# What a completion answers when it is done (an object's fields, a list, a null): never
+# awaitable, so not asked (strawberry's is_awaitable is a Python call).
+_COMPLETED = frozenset({dict, list, type(None)})
 _NONE: dict[str, Any] = {}
 
 
@@ -418,7 +421,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     )
                     if result is not _FALLBACK:
                         results[response_name] = result
-                        if is_awaitable(result):
+                        if type(result) not in _COMPLETED and is_awaitable(result):
                             awaitable_fields.append(response_name)
                         continue
                 result = self.execute_field(
@@ -494,7 +497,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, field_path)
             return None
-        if self.is_awaitable(completed):
+        if type(completed) not in _COMPLETED and self.is_awaitable(completed):
             return self._awaited(completed, return_type, field_details_list, field_path)
         return completed
 
@@ -520,7 +523,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, plain.field.type, field_details_list, field_path)
             return None
-        if self.is_awaitable(completed):
+        if type(completed) not in _COMPLETED and self.is_awaitable(completed):
             return self._awaited(completed, plain.field.type, field_details_list, field_path)
         return completed
 
@@ -562,7 +565,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, field_path)
             return None
-        if self.is_awaitable(completed):
+        if type(completed) not in _COMPLETED and self.is_awaitable(completed):
             return self._awaited(completed, return_type, field_details_list, field_path)
         return completed
 
@@ -777,7 +780,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 )
                 value = None
             else:
-                if is_awaitable(value):
+                if type(value) is not dict and is_awaitable(value):
                     value = self._awaited(
                         value, items.item_type, items.field_details_list, item_path
                     )
