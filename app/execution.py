@@ -81,7 +81,10 @@ from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
-from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
+
+# get_strawberry_type_cast(value) is getattr(value, TYPE_CAST_ATTRIBUTE, None), read here
+# without the call (tests/test_execution.py's cast cases fail should that change).
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 from strawberry.types.field import StrawberryField
 
 from app.pacing import PacedList
@@ -512,7 +515,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _FALLBACK if isinstance(plain.field.type, GraphQLNonNull) else None
         object_type = plain.object_type
         if type(value) is not self._origins[object_type] or (
-            get_strawberry_type_cast(value) is not None
+            getattr(value, TYPE_CAST_ATTRIBUTE, None) is not None  # get_strawberry_type_cast
         ):
             return _FALLBACK
         grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
@@ -550,7 +553,6 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception:
             return _FALLBACK  # a bad @stream: graphql-core's path reports it at the field
         for item in value:
-            # get_strawberry_type_cast(item), without a call per item.
             if type(item) is not origin or getattr(item, TYPE_CAST_ATTRIBUTE, None) is not None:
                 return _FALLBACK
         items = _ListItems(
@@ -642,7 +644,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if (
                 origin is not None
                 and type(result) is origin
-                and get_strawberry_type_cast(result) is None
+                and getattr(result, TYPE_CAST_ATTRIBUTE, None) is None  # ...type_cast(result)
             ):
                 grouped_field_set, defer_usages, _ = self.collect_subfields(
                     object_type, field_details_list
@@ -794,7 +796,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         item_path = _new_tuple(Path, (items.path, index, None))
         items.index = index + 1
         if (
-            items.checked or (type(item) is items.origin and get_strawberry_type_cast(item) is None)
+            items.checked
+            or (type(item) is items.origin and getattr(item, TYPE_CAST_ATTRIBUTE, None) is None)
         ) and self._item_fields(items) is not None:
             try:
                 value = self.execute_fields(items.object_type, item, item_path, items.fields, None)

@@ -803,3 +803,14 @@ async def test_a_cancelled_paced_list_starts_no_more_items() -> None:
     gc.collect()
     assert FINISHED == []
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+def test_the_cast_mark_is_the_attribute_the_executor_reads() -> None:
+    """The executor reads a value's cast as getattr(value, TYPE_CAST_ATTRIBUTE, None), which
+    is what Strawberry's get_strawberry_type_cast answers."""
+    from strawberry.types.cast import TYPE_CAST_ATTRIBUTE, get_strawberry_type_cast
+
+    cast = strawberry.cast(Bare, Leaf(name="x", size=1))
+    assert getattr(cast, TYPE_CAST_ATTRIBUTE, None) is get_strawberry_type_cast(cast) is Bare
+    plain = Leaf(name="y", size=2)
+    assert getattr(plain, TYPE_CAST_ATTRIBUTE, None) is get_strawberry_type_cast(plain) is None
