@@ -608,6 +608,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         assert isinstance(executor, FootageExecutionContext)
         executor._infos = {}
         executor._leaf_calls = {}
+        executor._unstreamed = {}
         return executor
 
     def _shared_info(

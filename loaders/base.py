@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+import asyncio
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -27,19 +28,33 @@ def many_per_key(keys: Sequence[K], records: Iterable[V], key: Callable[[V], K])
     return [grouped[k] for k in keys]
 
 
-async def settled(loads: Sequence[Awaitable[V]]) -> list[V | Exception]:
+async def settled(loads: Sequence[asyncio.Future[V]]) -> list[V | Exception]:
     """Each load's value or its error, in order, as ``asyncio.gather(*loads,
     return_exceptions=True)`` answers, but awaited in turn: a batch resolves its loads
     together, so all but the first are done by then, while a gather adds a callback and a
-    loop turn per load (a page awaits about 200). Every load is awaited, so no failed one is
-    left unretrieved. A cancellation is not an answer: it propagates."""
+    loop turn per load (a page awaits about 200). Every failed load is retrieved.
+
+    A cancellation is not an answer: it propagates, and the loads not yet awaited are left as
+    a cancelled gather leaves its own (those still pending cancelled, those failed retrieved),
+    so that none is logged as never retrieved."""
     answers: list[V | Exception] = []
-    for load in loads:
+    for index, load in enumerate(loads):
         try:
             answers.append(await load)
         except Exception as error:
             answers.append(error)
+        except BaseException:
+            _abandon(loads[index + 1 :])
+            raise
     return answers
+
+
+def _abandon(loads: Sequence[asyncio.Future[Any]]) -> None:
+    for load in loads:
+        if not load.done():
+            load.cancel()
+        elif not load.cancelled():
+            load.exception()  # retrieved
 
 
 class Loader(DataLoader[Any, Any]):

@@ -219,7 +219,7 @@ class TestSessionRecording(Node):
         if failed is not None:
             return {result_id: dict.fromkeys(selections, failed) for result_id in result_ids}
         lists = cast("list[list[RecordingRecord]]", answers)
-        built: dict[int, dict[str, BuiltRecording]] = {}
+        by_result: dict[int, dict[str, BuiltRecording]] = {}
         chosen: list[tuple[TestSessionRecording, RecordingSelection]] = []
         places: list[tuple[int, str]] = []
         for result_id, records in zip(result_ids, lists, strict=True):
@@ -231,13 +231,13 @@ class TestSessionRecording(Node):
                 if recording is not None and wanted.anything:
                     chosen.append((recording, wanted))
                     places.append((result_id, kind))
-            built[result_id] = by_kind
+            by_result[result_id] = by_kind
         if chosen:
             failures = await cls.prefetch(context, chosen)
             for (result_id, kind), failed in zip(places, failures, strict=True):
                 if failed is not None:
-                    built[result_id][kind] = failed
-        return built
+                    by_result[result_id][kind] = failed
+        return by_result
 
     @staticmethod
     async def prefetch(

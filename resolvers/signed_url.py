@@ -196,8 +196,10 @@ def _sign_request(
     allowed: bool = False,
 ) -> SignRequest | None:
     """What to sign for ``key`` (None when there is no object), or a coded error; counts the
-    URL against the request's ceiling. ``lifetimes``: keys already checked, for a batch;
-    ``allowed``: the key's scope to sign already checked."""
+    URL against the request's ceiling. ``lifetimes``: for a batch, where a key with nothing
+    per object but the storage key records its checked lifetime (``prefetch`` then makes the
+    requests of that key's further objects itself); ``allowed``: the key's scope to sign
+    already checked."""
     if storage_key is None:
         return None
     if not allowed:
@@ -207,11 +209,6 @@ def _sign_request(
     # download without a filename is named after the object's test, participant and type.
     names = default_filename if disposition is not None and filename is None else None
     context.count_url((storage_key, expires_in, disposition, filename, names))
-    if disposition is None and filename is None and lifetimes is not None:
-        # Nothing per object but the storage key: check the arguments once per key.
-        lifetime = lifetimes.get(key)
-        if lifetime is not None:
-            return SignRequest(storage_key, lifetime)
     request = sign_request(
         context.settings,
         storage_key,

@@ -580,9 +580,11 @@ def test_each_subscription_event_gets_infos_of_its_own() -> None:
     )
     assert isinstance(executor, FootageExecutionContext)
     executor._infos[(1, 2)] = ("group", "type", "info")
+    executor._unstreamed[1] = "group"
     event = executor.build_per_event_executor({"branch": None})
     assert isinstance(event, FootageExecutionContext)
     assert event._infos == {}
+    assert event._unstreamed == {}  # an event's field groups are its own
     assert event.root_value == {"branch": None}
     assert executor._infos  # the subscription's own executor keeps its infos
 

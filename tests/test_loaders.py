@@ -210,5 +210,26 @@ async def test_settled_answers_as_gather_with_exceptions_returned() -> None:
 
     cancelled = loop.create_future()
     cancelled.cancel()
+    failed_after = loop.create_future()
+    failed_after.set_exception(ValueError("unread"))
     with pytest.raises(asyncio.CancelledError):
-        await settled([done, cancelled])
+        await settled([done, cancelled, failed_after])
+    assert not failed_after._log_traceback  # retrieved: not logged as never retrieved
+
+
+async def test_settled_cancelled_leaves_its_loads_as_a_cancelled_gather_does() -> None:
+    """The awaiting task cancelled mid-way: loads still pending are cancelled (their batch
+    then skips them), loads already failed are retrieved."""
+    from loaders.base import settled
+
+    loop = asyncio.get_running_loop()
+    first, pending, failed = loop.create_future(), loop.create_future(), loop.create_future()
+    failed.set_exception(RuntimeError("batch failed"))
+    task = asyncio.ensure_future(settled([first, pending, failed]))
+    await asyncio.sleep(0)  # the task now waits on the first load
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert first.cancelled()
+    assert pending.cancelled()
+    assert not failed._log_traceback

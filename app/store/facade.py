@@ -403,8 +403,7 @@ class Store(ChangeFeedReads, Writes):
         selects = []
         for index, page in enumerate(pages):
             query = _results_select(workspace_id).where(_R.user_test_id == page.user_test_id)
-            if len(pages) > 1:
-                query = query.add_columns(literal(index).label("page_index"))
+            query = query.add_columns(literal(index).label("page_index"))
             if page.after is not None:
                 query = query.where(_R.id > page.after)
             if page.before is not None:
