@@ -206,6 +206,19 @@ _MEDIA_BY_RECORDING_IDS = _media_select(_WORKSPACE).where(_M.recording_id.in_(_k
 _MEDIA_BY_UUIDS = _media_select(_WORKSPACE).where(_M.uuid.in_(_keys()))
 
 
+def _page_select(
+    workspace_id: Any, user_test_id: Any, after: Any, before: Any, backward: bool, limit: Any
+) -> AnySelect:
+    """One page of a user test's results, its bounds and limit given as values or as bind
+    parameters (None: no such bound)."""
+    query = _results_select(workspace_id).where(_R.user_test_id == user_test_id)
+    if after is not None:
+        query = query.where(_R.id > after)
+    if before is not None:
+        query = query.where(_R.id < before)
+    return query.order_by(_R.id.desc() if backward else _R.id.asc()).limit(limit)
+
+
 # One page of results (a page request alone, the usual case), by its shape: whether it has each
 # bound and which way it walks. Built once each, like the statements above.
 _PAGES: dict[tuple[bool, bool, bool], AnySelect] = {}
@@ -215,13 +228,14 @@ def _page_statement(page: PageRequest) -> AnySelect:
     shape = (page.after is not None, page.before is not None, page.backward)
     statement = _PAGES.get(shape)
     if statement is None:
-        statement = _results_select(_WORKSPACE).where(_R.user_test_id == bindparam("user_test"))
-        if page.after is not None:
-            statement = statement.where(_R.id > bindparam("after"))
-        if page.before is not None:
-            statement = statement.where(_R.id < bindparam("before"))
-        order = _R.id.desc() if page.backward else _R.id.asc()
-        statement = _PAGES[shape] = statement.order_by(order).limit(bindparam("limit"))
+        statement = _PAGES[shape] = _page_select(
+            _WORKSPACE,
+            bindparam("user_test"),
+            bindparam("after") if page.after is not None else None,
+            bindparam("before") if page.before is not None else None,
+            page.backward,
+            bindparam("limit"),
+        )
     return statement
 
 
@@ -400,16 +414,12 @@ class Store(ChangeFeedReads, Writes):
             if page.backward:
                 records.reverse()
             return [records]
-        selects = []
-        for index, page in enumerate(pages):
-            query = _results_select(workspace_id).where(_R.user_test_id == page.user_test_id)
-            query = query.add_columns(literal(index).label("page_index"))
-            if page.after is not None:
-                query = query.where(_R.id > page.after)
-            if page.before is not None:
-                query = query.where(_R.id < page.before)
-            order = _R.id.desc() if page.backward else _R.id.asc()
-            selects.append(query.order_by(order).limit(page.limit))
+        selects = [
+            _page_select(
+                workspace_id, page.user_test_id, page.after, page.before, page.backward, page.limit
+            ).add_columns(literal(index).label("page_index"))
+            for index, page in enumerate(pages)
+        ]
         subqueries = [s.subquery() for s in selects]
         rows = await self._rows(union_all(*(select(sq) for sq in subqueries)))
         grouped: list[list[ResultRecord]] = [[] for _ in pages]
