@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.store.sqlite_driver import one_trip_dbapi
+
 
 def make_engine(
     database_url: str,
@@ -25,6 +27,8 @@ def make_engine(
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if url.get_driver_name() == "aiosqlite":
+            kwargs.setdefault("module", one_trip_dbapi())  # one trip per statement
         engine = create_async_engine(url, **kwargs)
         busy_ms = int(sqlite_busy_timeout * 1000)
 
