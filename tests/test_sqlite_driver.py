@@ -141,3 +141,40 @@ async def test_sqlite_driver_stock_cursor_makes_four_trips_per_statement(
         trips.clear()
         (await connection.execute(text("SELECT id, name FROM items"))).all()
         assert len(trips) == 4
+
+
+async def test_sqlite_driver_skips_the_rollback_only_when_no_transaction_is_open(
+    engines: Engines, trips: list[str]
+) -> None:
+    _, ours = engines
+    async with ours.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+        trips.clear()
+        (await connection.execute(text("SELECT id FROM items"))).all()
+    assert trips == ["_run"]  # a read: no rollback trip when the connection is returned
+
+    trips.clear()
+    async with ours.connect() as connection:
+        await connection.execute(text("INSERT INTO items (name) VALUES ('kept?')"))
+        await connection.rollback()  # a transaction is open: rolled back for real
+    assert trips == ["_run", "rollback"]
+    async with ours.connect() as connection:
+        left = await connection.execute(text("SELECT count(*) FROM items WHERE name = 'kept?'"))
+        assert left.scalar_one() == 0
+
+    async with ours.connect() as connection:
+        await connection.execute(text("INSERT INTO items (name) VALUES ('dropped')"))
+        trips.clear()
+    # Returned with the insert's transaction open: the pool's rollback makes the trip.
+    assert trips == ["rollback"]
+    async with ours.connect() as connection:
+        left = await connection.execute(text("SELECT count(*) FROM items WHERE name = 'dropped'"))
+        assert left.scalar_one() == 0
+
+    async with ours.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+        trips.clear()
+        streamed = await connection.stream(text("SELECT id FROM items"))
+        await streamed.all()
+    # A server-side cursor's statements are not seen by the flag: the rollback is made.
+    assert "rollback" in trips
