@@ -157,6 +157,13 @@ def test_utc_datetime_fast_parse_answers_as_sqlalchemy_on_sqlite() -> None:
         "2026-13-02 03:04:05.123456",
         "2026-01-02 03:04:05.123",
         "٢٠٢٦-01-02 03:04:05",
+        # SQLAlchemy's own shape (26 characters, microseconds), and text of that length
+        # carrying an offset or a zone of its own.
+        "2026-01-02 03:04:05.1+0100",
+        "2026-01-02 03:04:05.123+01",
+        "2026-01-02 03:04:05.12345Z",
+        "2026-01-02T03:04:05.123456",
+        "2026-01-02 03:04:05.12+0:0",
     ]
     texts = [
         base + "".join(extra)

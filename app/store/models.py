@@ -56,7 +56,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         value in CPython 3.11 (a page reads about 900 non-null datetimes: 8% of its
         instructions, BENCHMARKS.md). The text is parsed by the same ``fromisoformat`` as
         SQLAlchemy's SQLite DATETIME parses it, so it accepts and refuses exactly what that
-        does; a naive result is then built again with UTC, positionally. A null answers at
+        does. Text shaped as SQLAlchemy writes it (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC)
+        is parsed with ``+00:00`` appended, which makes it UTC in the same call (a third of
+        the time of parsing, then building the datetime again with UTC); other text is parsed
+        as it is, and a naive result is built again with UTC, positionally. A null answers at
         once (a recording row has about five)."""
         standard = super().result_processor(dialect, coltype)
         if dialect.name != "sqlite" or standard is None:
@@ -66,6 +69,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: object) -> datetime | None:
             if type(value) is not str:
                 return None if value is None else standard(value)
+            if len(value) == 26 and value[19] == ".":  # as SQLAlchemy writes: microseconds
+                try:
+                    # Naive UTC, read as UTC in one call: with "+00:00" appended, text that
+                    # carried an offset of its own no longer parses.
+                    return parse(value + "+00:00")
+                except ValueError:
+                    pass
             parsed = parse(value)
             if parsed.tzinfo is not None:
                 return parsed.astimezone(UTC)
