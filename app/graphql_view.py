@@ -39,6 +39,7 @@ from app.http_admission import (
     context_for,
     drop_unexecuted_data,
     request_error_response,
+    unexecuted_status,
 )
 from app.json_post import json_post_for
 from app.live import LiveConnection
@@ -209,7 +210,7 @@ class FootageGraphQL(GraphQL[Context, None]):
         if drop_unexecuted_data(body):
             sub_response: Response = request.state.sub_response
             if sub_response.media_type == GRAPHQL_RESPONSE_JSON and not sub_response.status_code:
-                sub_response.status_code = 400
+                sub_response.status_code = unexecuted_status(body)
         return body
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

@@ -106,9 +106,20 @@ def drop_unexecuted_data(payload: dict[str, Any]) -> bool:
     """GraphQL over HTTP: a response with no `data` and no error with a path (nothing was
     executed: a parse, validation or variable error, no access; or the operation failed as a
     whole) has no `data` entry. True when ``payload`` was one (under
-    application/graphql-response+json such a response answers 400, unless it has a status)."""
+    application/graphql-response+json such a response answers ``unexecuted_status``, unless
+    it has a status of its own)."""
     errors = payload.get("errors")
     if payload.get("data") is None and errors and all("path" not in e for e in errors):
         payload.pop("data", None)
         return True
     return False
+
+
+def unexecuted_status(payload: dict[str, Any]) -> int:
+    """The status of such a response under application/graphql-response+json: 500 when the
+    operation failed as a whole by a fault of the server's (an INTERNAL error, masked and
+    logged), else 400 (the request itself could not run)."""
+    for error in payload.get("errors") or ():
+        if (error.get("extensions") or {}).get("code") == "INTERNAL":
+            return 500
+    return 400

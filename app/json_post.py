@@ -43,6 +43,7 @@ from app.http_admission import (
     context_for,
     drop_unexecuted_data,
     request_error_response,
+    unexecuted_status,
 )
 from app.limits import read_body
 from app.operation_rules import CACHE_SIZE
@@ -130,7 +131,7 @@ class JsonPost:
         finally:
             await context.close()
         if drop_unexecuted_data(payload) and graphql_response and status == 200:
-            status = 400
+            status = unexecuted_status(payload)
         content = orjson.dumps(payload)
         headers.append((b"content-length", str(len(content)).encode()))
         headers.append(

@@ -237,6 +237,27 @@ async def test_json_post_masks_a_fault_outside_the_resolvers_as_strawberrys_view
     assert len(logged) == 2  # once per path
 
 
+async def test_a_fault_outside_the_resolvers_is_500_under_graphql_response_json(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GraphQL over HTTP: a response without ``data`` answers 4xx or 5xx under
+    application/graphql-response+json, as appropriate: the request was sound and the server
+    failed it (400 stays for requests that cannot run, tests/test_http_semantics.py)."""
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a fault of the server's")
+
+    monkeypatch.setattr(FootageExecutionContext, "execute_operation", broken)
+    status, _, body = await both_paths(
+        client,
+        json={"query": "{ __typename }"},
+        headers={"Accept": "application/graphql-response+json", "X-Request-Id": "fault-2"},
+    )
+    assert status == 500
+    assert "data" not in body
+    assert error_codes(body) == ["INTERNAL"]
+
+
 def test_a_schema_with_more_than_footages_extensions_gets_no_json_post_path() -> None:
     from strawberry.extensions import SchemaExtension
 
