@@ -133,10 +133,11 @@ class OperationGate:
     its end in the same loop iteration, holding timers and sockets for all of them; once the
     pacer's budget is spent, the rest start over the following iterations.
 
-    The wait is bounded: a request that waits ``max_wait`` seconds, or arrives when
-    ``max_queue`` are already waiting, is answered at once with 503 OVERLOADED and Retry-After,
-    before any of its work; a client can retry it, and the requests queued behind a few slow ones
-    neither pile up without end nor run after their clients have given up.
+    The wait is bounded: a request that waits ``max_wait`` seconds (for the pacer and for its
+    turn, together), or arrives when ``max_queue`` are already waiting, is answered at once with
+    503 OVERLOADED and Retry-After, before any of its work; a client can retry it, and the
+    requests queued behind a few slow ones neither pile up without end nor run after their
+    clients have given up.
     """
 
     def __init__(
@@ -167,14 +168,16 @@ class OperationGate:
             await self.app(scope, receive, send)
             return
         if self.limit <= 0:  # no limit on turns; the pace still holds
-            if self.pacer is not None:
-                await self.pacer.pause()
+            deadline = asyncio.get_running_loop().time() + self.max_wait
+            if not await self._paced(deadline):
+                await _overloaded(send, _LATE)
+                return
             await self.app(scope, receive, send)
             return
         _, replay = await read_body(receive)
-        if self.pacer is not None:
-            await self.pacer.pause()
-        refused = await self._turn()
+        # One bound for the whole wait: the pace, then the turn.
+        deadline = asyncio.get_running_loop().time() + self.max_wait
+        refused = await self._turn(deadline) if await self._paced(deadline) else _LATE
         if refused is not None:
             await _overloaded(send, refused)
             return
@@ -193,7 +196,19 @@ class OperationGate:
             if holding:
                 self._turns.release()
 
-    async def _turn(self) -> str | None:
+    async def _paced(self, deadline: float) -> bool:
+        """Whether the pacer let this request start before ``deadline`` (its queue is every
+        request's steps, so under a flood it can be long)."""
+        if self.pacer is None or not self.pacer.due():
+            return True
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.pacer.pause()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _turn(self, deadline: float) -> str | None:
         """None once this request has its turn; else why it gets none."""
         if not self._turns.locked():
             await self._turns.acquire()
@@ -202,13 +217,16 @@ class OperationGate:
             return "too many requests are waiting"
         self.waiting += 1
         try:
-            async with asyncio.timeout(self.max_wait):
+            async with asyncio.timeout_at(deadline):
                 await self._turns.acquire()
             return None
         except TimeoutError:
-            return "no turn came in time"
+            return _LATE
         finally:
             self.waiting -= 1
+
+
+_LATE = "no turn came in time"
 
 
 async def _overloaded(send: Send, reason: str) -> None:

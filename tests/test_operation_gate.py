@@ -177,6 +177,29 @@ async def test_a_request_that_waits_too_long_is_answered_overloaded() -> None:
     assert _status(await call(gate, "/graphql")) == 200  # turns still work afterwards
 
 
+class StuckPacer(Pacer):
+    """A pacer whose queue never moves (a flood of other requests' steps ahead)."""
+
+    def due(self) -> bool:
+        return True
+
+    async def pause(self) -> None:
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("limit", [1, 0])
+async def test_the_pacers_wait_counts_against_max_wait(limit: int) -> None:
+    inner = HeldApp()
+    gate = OperationGate(
+        inner, limit=limit, path="/graphql", max_wait=0.05, max_queue=10, pacer=StuckPacer()
+    )
+    late = await call(gate, "/graphql")
+    assert _status(late) == 503
+    assert "no turn came in time" in orjson.loads(late[1]["body"])["errors"][0]["message"]
+    assert inner.started == 0
+    assert gate.waiting == 0
+
+
 def test_queue_settings_are_read_from_the_environment() -> None:
     settings = Settings.from_env(
         {"FOOTAGE_OPERATION_QUEUE_WAIT": "3", "FOOTAGE_OPERATION_QUEUE_LIMIT": "50"}
