@@ -193,7 +193,8 @@ async def test_the_pacers_wait_counts_against_max_wait(limit: int) -> None:
     gate = OperationGate(
         inner, limit=limit, path="/graphql", max_wait=0.05, max_queue=10, pacer=StuckPacer()
     )
-    late = await call(gate, "/graphql")
+    async with asyncio.timeout(5):  # without the bound, the request would wait for ever
+        late = await call(gate, "/graphql")
     assert _status(late) == 503
     assert "no turn came in time" in orjson.loads(late[1]["body"])["errors"][0]["message"]
     assert inner.started == 0

@@ -178,3 +178,32 @@ async def test_sqlite_driver_skips_the_rollback_only_when_no_transaction_is_open
         await streamed.all()
     # A server-side cursor's statements are not seen by the flag: the rollback is made.
     assert "rollback" in trips
+
+
+async def test_sqlite_driver_rolls_back_what_its_cursors_did_not_see(
+    engines: Engines, trips: list[str]
+) -> None:
+    """A transaction opened by SQL run on the driver's connection directly, or by a SAVEPOINT,
+    is rolled back when the connection goes back to the pool, and a later transaction on that
+    connection does not commit it."""
+    _, ours = engines
+    async with ours.connect() as connection:
+        (await connection.execute(text("SELECT id FROM items"))).all()
+        raw = await connection.get_raw_connection()
+        driver: aiosqlite.Connection = raw.driver_connection  # type: ignore[assignment]
+        await driver.execute("INSERT INTO items (name) VALUES ('raw, never committed')")
+        trips.clear()
+    assert "rollback" in trips
+
+    async with ours.connect() as connection:
+        (await connection.execute(text("SELECT id FROM items"))).all()
+        await connection.exec_driver_sql("SAVEPOINT kept")
+        await connection.exec_driver_sql("INSERT INTO items (name) VALUES ('in a savepoint')")
+        trips.clear()
+    assert trips == ["rollback"]
+
+    async with ours.begin() as connection:
+        await connection.execute(text("INSERT INTO items (name) VALUES ('later')"))
+    async with ours.connect() as connection:
+        names = (await connection.execute(text("SELECT name FROM items"))).scalars().all()
+    assert names == ["later"]

@@ -144,9 +144,11 @@ def test_utc_datetime_fast_parse_answers_as_sqlalchemy_on_sqlite() -> None:
 
     def answer(process: Any, value: str) -> tuple[str, object]:
         try:
-            return "value", process(value)
+            parsed = process(value)
         except Exception as error:
             return "refused", type(error)
+        # Aware datetimes compare by instant: the zone is compared as well.
+        return "value", (parsed, parsed.tzinfo)
 
     bases = [
         "2026-01-02 03:04:05",
@@ -175,6 +177,7 @@ def test_utc_datetime_fast_parse_answers_as_sqlalchemy_on_sqlite() -> None:
     assert differ == []
     assert fast(None) is None  # a null column, answered without SQLAlchemy's processing
     assert standard(None) is None
-    assert answer(fast, "2026-01-02 03:04:05.123456")[1] == datetime(
-        2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC
+    assert answer(fast, "2026-01-02 03:04:05.123456")[1] == (
+        datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+        UTC,
     )

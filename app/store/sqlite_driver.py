@@ -8,9 +8,9 @@ trips for a 100-result page's four reads (BENCHMARKS.md). Here a statement is on
 run in that thread, which does the same four steps with ``sqlite3`` itself and hands back the
 description, rows, row count and last row id.
 
-A connection whose last statement left no transaction open (every read, in sqlite3's legacy
-transaction handling) is not sent a rollback when it goes back to the pool: that trip would do
-nothing. A page's reads are then five trips in all, where they were seventeen.
+A connection with no transaction open (after a read, in sqlite3's legacy transaction
+handling) is not sent a rollback when it goes back to the pool: that trip would do nothing. A
+page's reads are then four trips in all, where they were seventeen.
 
 Everything else is SQLAlchemy's and aiosqlite's: the connection, its thread and queue (the
 function goes through aiosqlite's own queue, as SQLAlchemy's ``isolation_level`` setter does),
@@ -18,9 +18,10 @@ transactions, the statement mutex, error translation, server-side cursors. The s
 answers exactly what it answered through aiosqlite; ``tests/test_sqlite_driver.py`` compares
 the two and counts the trips.
 
-It relies on two aiosqlite internals SQLAlchemy also uses: ``Connection._execute`` (queue a
-function for the thread, await its result) and ``Connection._conn`` (the sqlite3 connection,
-for that thread only). pyproject.toml bounds aiosqlite's version accordingly.
+It relies on aiosqlite internals SQLAlchemy also uses: ``Connection._execute`` (queue a
+function for the thread, await its result) and the sqlite3 connection it holds (used in that
+thread, but for reading its ``in_transaction`` flag). pyproject.toml bounds aiosqlite's
+version accordingly.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         else:
             cursor.execute(operation, parameters)
         description = cursor.description
-        rows = cursor.fetchall() if description else ()
+        rows = cursor.fetchall() if description and not many else ()
         return description, rows, cursor.rowcount, cursor.lastrowid, connection.in_transaction
     finally:
         cursor.close()
@@ -129,9 +130,13 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """SQLAlchemy's aiosqlite connection, with ``OneTripCursor`` cursors, and no trip to roll
     back when no transaction is open. A read in sqlite3's (legacy) transaction handling opens
     none, so the rollback that ends each request's connection would be a trip that does
-    nothing. ``idle``: the last statement left no transaction open, and nothing since may have
-    opened one (a server-side cursor's statements, or a changed isolation level, are not seen
-    here: they make it unknown)."""
+    nothing.
+
+    A rollback is skipped only when both say so: ``idle`` (no statement of this connection's
+    cursors is under way, or ended without an answer: a cancelled one may still run in the
+    thread; set False by a server-side cursor or an isolation change too) and sqlite3's own
+    ``in_transaction``, read here (it asks SQLite, under SQLite's own mutex), which also sees
+    SQL run on the driver's connection directly."""
 
     __slots__ = ("idle",)
 
@@ -155,15 +160,19 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         self.idle = False
         AsyncAdapt_aiosqlite_connection.isolation_level.fset(self, value)  # type: ignore[attr-defined]
 
+    def _in_transaction(self) -> bool:
+        raw: sqlite3.Connection | None = self._connection._connection  # None once closed
+        return raw is not None and raw.in_transaction
+
     def rollback(self) -> None:
-        if self.idle:
+        if self.idle and not self._in_transaction():
             return
         super().rollback()
         self.idle = True
 
     def commit(self) -> None:
         super().commit()
-        self.idle = True
+        self.idle = not self._in_transaction()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
