@@ -1,5 +1,5 @@
-"""What a scenario's answer costs in the stack's own parts, without Footage's code: the floor
-under its CPU per request on this stack.
+"""What a scenario's answer costs in the stack's own parts, without Footage's code, measured
+beside the whole request through Footage: a reference for what Footage's own code adds.
 
     python -m bench.floor [SCENARIO] [--results N] [--rounds N]
 
@@ -18,9 +18,9 @@ shared machine weighs on all of them alike:
   selection costs when every value is already there;
 - orjson encoding the response.
 
-Each part is what that library does for this answer when Footage adds nothing; their sum
-bounds from below what any Footage built on these libraries (with graphql-core's executor) can
-reach, and compared with the whole request it shows what Footage itself adds.
+Each part is what that library does for this answer when Footage adds nothing. They are a
+reference, not a bound: Footage executes with its own shortcuts (``app.execution``), so its
+whole request can cost less than graphql-core's stock executor alone (BENCHMARKS.md).
 """
 
 from __future__ import annotations

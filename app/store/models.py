@@ -53,7 +53,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
         """On SQLite, one function per value where SQLAlchemy's processing takes two, and no
         ``replace(tzinfo=UTC)``: its keyword parsing alone costs about 8,000 instructions a
-        value in CPython 3.11 (a page reads about 900 non-null datetimes: 8% of its
+        value in CPython 3.11 (a page reads about 850 non-null datetimes: 8% of its
         instructions, BENCHMARKS.md). The text is parsed by the same ``fromisoformat`` as
         SQLAlchemy's SQLite DATETIME parses it, so it accepts and refuses exactly what that
         does. Text shaped as SQLAlchemy writes it (``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC)
