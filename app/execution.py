@@ -63,6 +63,7 @@ import weakref
 from typing import Any, NamedTuple, cast
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLField,
     GraphQLID,
     GraphQLLeafType,
@@ -150,6 +151,20 @@ _FALLBACK: Any = object()  # a shortcut declined: graphql-core's own path answer
 # awaitable, so not asked (strawberry's is_awaitable is a Python call).
 _COMPLETED = frozenset({dict, list, type(None)})
 _NONE: dict[str, Any] = {}
+# One field of a group, as ``FootageExecutionContext._plan`` found it: (response name, field
+# group, the leaf's LeafField or None, the source attribute of a plain leaf or None, and a
+# last part by kind: for a plain leaf, the Python type whose values its serialisation returns
+# unchanged (or None); ``_TYPENAME`` for ``__typename``; for any other field, its ObjectField
+# (or None)).
+_Step = tuple[str, Any, Any, "str | None", Any]
+_Plan = tuple[Any, GraphQLObjectType, list[_Step]]  # the group, its parent type, its steps
+# Leaf serialisations that answer a value of exactly this type with the value itself: such a
+# value is answered without the call.
+_PLAIN_OUTPUT: dict[Any, type] = {
+    GraphQLString.coerce_output_value: str,
+    GraphQLID.coerce_output_value: str,
+    GraphQLBoolean.coerce_output_value: bool,
+}
 
 
 def _attribute(field: GraphQLField) -> str | None:
@@ -368,6 +383,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Coerced arguments by (field node, field): one node can be executed for several
         # object types (a fragment on an interface), whose fields may differ in arguments.
         self._arguments: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
+        # How each field of a group is answered, by the group's id (``_plan``).
+        self._plans: dict[int, _Plan] = {}
         # Field groups known not to be streamed (``get_stream_usage``), by id, kept with it.
         self._unstreamed: dict[int, Any] = {}
 
@@ -379,31 +396,24 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        leaves = self._leaves.get(parent_type.name)
-        if leaves is None:
-            return super().execute_fields(
-                parent_type, source_value, path, grouped_field_set, position_context
-            )
+        plan = self._plans.get(id(grouped_field_set))
+        if plan is None or plan[0] is not grouped_field_set or plan[1] is not parent_type:
+            plan = self._plan(parent_type, grouped_field_set)
+            if plan is None:
+                return super().execute_fields(
+                    parent_type, source_value, path, grouped_field_set, position_context
+                )
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                field_name = field_details_list[0].node.name.value
-                how = leaves.get(field_name)
-                if how is not None:
-                    attribute = how.attribute
-                    if attribute is None:
-                        result = self._resolve_leaf(
-                            how, parent_type, source_value, field_details_list, path,
-                            response_name, position_context,
-                        )  # fmt: skip
-                        results[response_name] = result
-                        if type(result) is not str and is_awaitable(result):
-                            awaitable_fields.append(response_name)
-                        continue
+            for response_name, field_details_list, how, attribute, plain in plan[2]:
+                if attribute is not None:
                     try:
                         value = getattr(source_value, attribute)
+                        if type(value) is plain:
+                            results[response_name] = value
+                            continue
                         if value is None:
                             if not how.non_null:
                                 results[response_name] = None
@@ -415,12 +425,21 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                 continue
                     except Exception:  # noqa: S110 graphql-core's path below reports it, located
                         pass
-                elif field_name == _TYPENAME:
+                elif how is not None:
+                    result = self._resolve_leaf(
+                        how, parent_type, source_value, field_details_list, path,
+                        response_name, position_context,
+                    )  # fmt: skip
+                    results[response_name] = result
+                    if type(result) is not str and is_awaitable(result):
+                        awaitable_fields.append(response_name)
+                    continue
+                elif plain is _TYPENAME:
                     results[response_name] = parent_type.name
                     continue
                 elif position_context is None:
                     result = self._shortcut_field(
-                        parent_type, source_value, field_details_list, path, response_name
+                        parent_type, source_value, field_details_list, path, response_name, plain
                     )
                     if result is not _FALLBACK:
                         results[response_name] = result
@@ -446,6 +465,32 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return results
         return self._gather_fields(results, awaitable_fields)
 
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> _Plan | None:
+        """How each field of ``grouped_field_set`` on ``parent_type`` is answered (see
+        ``_Step``), worked out once per field group and type and kept with the group (whose
+        id is the key: graphql-core keeps its collected groups for the whole operation, and the
+        group kept here keeps its id from being reused). None for a type without leaf table:
+        graphql-core's."""
+        leaves = self._leaves.get(parent_type.name)
+        if leaves is None:
+            return None
+        objects = self._objects.get(parent_type.name, _NONE)
+        steps: list[_Step] = []
+        for response_name, field_details_list in grouped_field_set.items():
+            field_name = field_details_list[0].node.name.value
+            how = leaves.get(field_name)
+            if how is not None:
+                plain = _PLAIN_OUTPUT.get(how.serialize) if how.attribute is not None else None
+                steps.append((response_name, field_details_list, how, how.attribute, plain))
+            elif field_name == _TYPENAME:
+                steps.append((response_name, field_details_list, None, None, _TYPENAME))
+            else:
+                plain_field = objects.get(field_name)
+                steps.append((response_name, field_details_list, None, None, plain_field))
+        plan = (grouped_field_set, parent_type, steps)
+        self._plans[id(grouped_field_set)] = plan
+        return plan
+
     def get_stream_usage(self, field_details_list: Any, path: Path) -> Any:
         """graphql-core's, remembering which field groups are not streamed: that depends only
         on the group's nodes and the operation's variables, and graphql-core works it out again
@@ -468,19 +513,19 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_details_list: Any,
         path: Path | None,
         response_name: str,
+        plain: ObjectField | None,
     ) -> Any:
         """A non-leaf field answered as graphql-core's ``execute_field`` would, with less of
-        its work: a plain attribute holding an object of the field's type has its sub-fields
-        executed directly (no info, no resolver call, no type walk); a resolver that ignores
-        the path gets the info its field node's other items got. ``_FALLBACK`` otherwise."""
-        field_name = field_details_list[0].node.name.value
+        its work: a plain attribute holding an object of the field's type (``plain``, from
+        the object table) has its sub-fields executed directly (no info, no resolver call, no
+        type walk); a resolver that ignores the path gets the info its field node's other items
+        got. ``_FALLBACK`` otherwise."""
         field_path = _new_tuple(Path, (path, response_name, parent_type.name))
-        plain = self._objects.get(parent_type.name, _NONE).get(field_name)
         if plain is not None:
             if plain.listed:
                 return self._plain_list(plain, source, field_details_list, field_path)
             return self._plain_object(plain, source, field_details_list, field_path)
-        field = parent_type.fields.get(field_name)
+        field = parent_type.fields.get(field_details_list[0].node.name.value)
         if field is None or not getattr(field.resolve, IGNORES_PATH, False):
             return _FALLBACK
         return_type = field.type

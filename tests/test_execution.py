@@ -36,6 +36,7 @@ class Row:
     colour: Any = Colour.RED
     at: Any = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     note: Any = None
+    flag: Any = True
 
 
 @strawberry.type
@@ -45,6 +46,7 @@ class Item:
     colour: Colour
     at: datetime
     note: str | None
+    flag: bool
 
     @strawberry.field
     def shout(self) -> str:
@@ -101,11 +103,16 @@ class Query:
         return ROWS[case]  # type: ignore[no-any-return]
 
 
+class _Text(str):
+    """A str of another class: not a plain value of a String field."""
+
+
 class _NoName:
     count = 2
     colour = Colour.BLUE
     at = datetime(2026, 1, 2, tzinfo=UTC)
     note = "n"
+    flag = False
 
 
 class _Raises:
@@ -113,6 +120,7 @@ class _Raises:
     colour = Colour.RED
     at = datetime(2026, 1, 2, tzinfo=UTC)
     note = None
+    flag = True
 
     @property
     def count(self) -> Any:
@@ -132,6 +140,11 @@ ROWS.update(
     raising_property=_Raises(),
     note_set=Row(note="hello"),
     note_not_a_string=Row(note=12),
+    string_from_bool=Row(note=True),
+    string_subclass=Row(name=_Text("sub")),
+    flag_false=Row(flag=False),
+    flag_from_int=Row(flag=0),
+    bad_flag=Row(flag="yes"),
 )
 
 DOCUMENT = """
@@ -145,7 +158,7 @@ query ($case: String!, $skip: Boolean!, $answer: String!, $times: Int) {
   later(case: $case) { ...fields __typename }
 }
 fragment fields on Item {
-  name count colour at note shout alias: name again: count @include(if: $skip)
+  name count colour at note flag shout alias: name again: count @include(if: $skip)
   repeat r3: repeat(times: 3, sep: "-") rv: repeat(times: $times)
   strict(answer: $answer) loose(answer: $answer) laterCount(answer: $answer)
 }
@@ -215,7 +228,7 @@ def test_only_leaf_fields_take_the_shortcuts() -> None:
     table = leaf_fields(schema._schema)
     plain = sorted(name for name, how in table["Item"].items() if how.attribute)
     resolved = sorted(name for name, how in table["Item"].items() if not how.attribute)
-    assert plain == ["at", "colour", "count", "name", "note"]
+    assert plain == ["at", "colour", "count", "flag", "name", "note"]
     assert resolved == ["laterCount", "loose", "repeat", "shout", "strict"]
     assert table["Holder"] == {}  # object and list fields go through graphql-core
     assert table["Query"] == {}
