@@ -151,13 +151,20 @@ _FALLBACK: Any = object()  # a shortcut declined: graphql-core's own path answer
 # awaitable, so not asked (strawberry's is_awaitable is a Python call).
 _COMPLETED = frozenset({dict, list, type(None)})
 _NONE: dict[str, Any] = {}
+# What a leaf answers when it is done (a serialised value, a null): never awaitable.
+_SERIALISED = frozenset({str, int, float, bool, type(None)})
 # One field of a group, as ``FootageExecutionContext._plan`` found it: (response name, field
-# group, the leaf's LeafField or None, the source attribute of a plain leaf or None, and a
-# last part by kind: for a plain leaf, the Python type whose values its serialisation returns
-# unchanged (or None); ``_TYPENAME`` for ``__typename``; for any other field, its ObjectField
-# (or None)).
-_Step = tuple[str, Any, Any, "str | None", Any]
+# group, the leaf's LeafField or None, the source attribute of a plain leaf or None, a part by
+# kind, and for an enum leaf its members' names by id). The part by kind: for a plain leaf,
+# the Python type of the values it answers without its serialisation call (the value itself,
+# or for an enum the member's name); ``_TYPENAME`` for ``__typename``; for a field that is not
+# a leaf, its ObjectField (or None).
+_Step = tuple[str, Any, Any, "str | None", Any, "dict[int, str] | None"]
 _Plan = tuple[Any, GraphQLObjectType, list[_Step]]  # the group, its parent type, its steps
+# An enum leaf's serialisation (``_enum_serializer``) carries the enum's class and its members'
+# names by id, for the plans.
+_ENUM_CLASS = "_footage_enum_class"
+_ENUM_NAMES = "_footage_enum_names"
 # Leaf serialisations that answer a value of exactly this type with the value itself: such a
 # value is answered without the call.
 _PLAIN_OUTPUT: dict[Any, type] = {
@@ -203,6 +210,9 @@ def _enum_serializer(enum_type: CustomGraphQLEnumType) -> Any:
                 return name
         return slow(output_value)
 
+    # What the executor's plans answer members with, without the call (``_plan``).
+    setattr(serialize, _ENUM_CLASS, wrapped)
+    setattr(serialize, _ENUM_NAMES, names)
     return serialize
 
 
@@ -407,13 +417,18 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, how, attribute, plain in plan[2]:
+            for response_name, field_details_list, how, attribute, plain, names in plan[2]:
                 if attribute is not None:
                     try:
                         value = getattr(source_value, attribute)
                         if type(value) is plain:
-                            results[response_name] = value
-                            continue
+                            if names is None:
+                                results[response_name] = value
+                                continue
+                            name = names.get(id(value))
+                            if name is not None:
+                                results[response_name] = name
+                                continue
                         if value is None:
                             if not how.non_null:
                                 results[response_name] = None
@@ -431,7 +446,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                         response_name, position_context,
                     )  # fmt: skip
                     results[response_name] = result
-                    if type(result) is not str and is_awaitable(result):
+                    if type(result) not in _SERIALISED and is_awaitable(result):
                         awaitable_fields.append(response_name)
                     continue
                 elif plain is _TYPENAME:
@@ -479,14 +494,17 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         for response_name, field_details_list in grouped_field_set.items():
             field_name = field_details_list[0].node.name.value
             how = leaves.get(field_name)
-            if how is not None:
-                plain = _PLAIN_OUTPUT.get(how.serialize) if how.attribute is not None else None
-                steps.append((response_name, field_details_list, how, how.attribute, plain))
-            elif field_name == _TYPENAME:
-                steps.append((response_name, field_details_list, None, None, _TYPENAME))
+            if how is None:
+                last = _TYPENAME if field_name == _TYPENAME else objects.get(field_name)
+                steps.append((response_name, field_details_list, None, None, last, None))
+            elif how.attribute is None:
+                steps.append((response_name, field_details_list, how, None, None, None))
             else:
-                plain_field = objects.get(field_name)
-                steps.append((response_name, field_details_list, None, None, plain_field))
+                names = getattr(how.serialize, _ENUM_NAMES, None)
+                plain = _PLAIN_OUTPUT.get(how.serialize)
+                if names is not None:
+                    plain = getattr(how.serialize, _ENUM_CLASS)
+                steps.append((response_name, field_details_list, how, how.attribute, plain, names))
         plan = (grouped_field_set, parent_type, steps)
         self._plans[id(grouped_field_set)] = plan
         return plan
@@ -853,7 +871,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 )
                 value = None
             else:
-                if self.is_awaitable(value):
+                if type(value) is not dict and self.is_awaitable(value):
                     value = self._awaited(
                         value, items.item_type, items.field_details_list, item_path
                     )

@@ -103,6 +103,12 @@ class Query:
         return ROWS[case]  # type: ignore[no-any-return]
 
 
+class _Shade(enum.Enum):
+    """Another enum with a member named and valued as Colour's."""
+
+    RED = "red"
+
+
 class _Text(str):
     """A str of another class: not a plain value of a String field."""
 
@@ -134,6 +140,8 @@ ROWS.update(
     int_from_string=Row(count="12"),
     bad_int=Row(count="twelve"),
     bad_enum=Row(colour="GREEN"),
+    enum_value_not_member=Row(colour="red"),
+    other_enum_member=Row(colour=_Shade.RED),
     naive_datetime=Row(at=datetime(2026, 1, 2)),
     not_a_datetime=Row(at="yesterday"),
     missing_attribute=_NoName(),
