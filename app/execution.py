@@ -43,6 +43,11 @@ completed in one coroutine that pauses between items when the pacer says so, rat
 coroutine and a task per item past the pacer's budget. Any other item is completed by
 graphql-core's per-item methods; a streamed list (``@stream``) is graphql-core's.
 
+How each field of a group is answered (which shortcut, with what) is worked out once per
+operation, field group and parent type (``FootageExecutionContext._plan``), not once per object:
+a page executes the same few groups for hundreds of objects. A plan also keeps what a leaf's
+items share (their arguments, info and resolver), and is dropped with the response.
+
 Abstract types are otherwise graphql-core's. Middleware (none in Footage today)
 switches every shortcut off, since it must see every resolver call. The tables are made once
 per schema, after its resolvers are installed (``install_leaf_fields``, called by
@@ -387,9 +392,6 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._origins: ObjectOrigins = {} if wraps else extensions.get(OBJECT_ORIGINS, {})
         # Infos shared by the items of a field node, for IGNORES_PATH resolvers.
         self._infos: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
-        # Arguments and info by field node group and parent type, for leaves whose resolver
-        # ignores the path (``_resolve_leaf``); cleared with the infos.
-        self._leaf_calls: dict[tuple[int, int], tuple[Any, Any, dict[str, Any], Any]] = {}
         # Coerced arguments by (field node, field): one node can be executed for several
         # object types (a fragment on an interface), whose fields may differ in arguments.
         self._arguments: dict[tuple[int, int], tuple[Any, Any, dict[str, Any]]] = {}
@@ -441,10 +443,34 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     except Exception:  # noqa: S110 graphql-core's path below reports it, located
                         pass
                 elif how is not None:
-                    result = self._resolve_leaf(
-                        how, parent_type, source_value, field_details_list, path,
-                        response_name, position_context,
-                    )  # fmt: skip
+                    call = plain[0]  # the arguments and info items of this group share
+                    if call is None:
+                        result = self._resolve_leaf(
+                            how, parent_type, source_value, field_details_list, path,
+                            response_name, position_context, plain,
+                        )  # fmt: skip
+                    else:
+                        args, info, resolve = call
+                        try:
+                            # Without arguments, a plain call: ``**{}`` builds a dict per call.
+                            result = (
+                                resolve(source_value, info, **args)
+                                if args
+                                else resolve(source_value, info)
+                            )
+                        except Exception as raw_error:
+                            self.handle_field_error(
+                                raw_error, how.field.type, field_details_list,
+                                _path(path, response_name, parent_type.name),
+                            )  # fmt: skip
+                            results[response_name] = None
+                            continue
+                        if type(result) is not str or not how.keeps_str:
+                            result = self._complete_leaf(
+                                how, source_value, info, args, field_details_list,
+                                _path(path, response_name, parent_type.name), position_context,
+                                result,
+                            )  # fmt: skip
                     results[response_name] = result
                     if type(result) not in _SERIALISED and is_awaitable(result):
                         awaitable_fields.append(response_name)
@@ -498,7 +524,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 last = _TYPENAME if field_name == _TYPENAME else objects.get(field_name)
                 steps.append((response_name, field_details_list, None, None, last, None))
             elif how.attribute is None:
-                steps.append((response_name, field_details_list, how, None, None, None))
+                cell: list[Any] = [None]  # _resolve_leaf
+                steps.append((response_name, field_details_list, how, None, cell, None))
             else:
                 names = getattr(how.serialize, _ENUM_NAMES, None)
                 plain = _PLAIN_OUTPUT.get(how.serialize)
@@ -660,7 +687,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         result = super().build_response(data)
         if not isinstance(result, ExperimentalIncrementalExecutionResults):
             self._infos.clear()
-            self._leaf_calls.clear()
+            self._plans.clear()  # their cells hold infos
             self.async_helpers = _weak_helpers(self)
         return result
 
@@ -670,7 +697,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executor = super().build_per_event_executor(payload)
         assert isinstance(executor, FootageExecutionContext)
         executor._infos = {}
-        executor._leaf_calls = {}
+        executor._plans = {}
         executor._unstreamed = {}
         return executor
 
@@ -912,51 +939,32 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         parent_path: Path | None,
         response_name: str,
         position_context: Any,
+        cell: list[Any],
     ) -> Any:
-        """The leaf's resolver called with its arguments and info, its result serialised. For a
-        resolver that ignores the path, the arguments and the info are those of the field
-        node's first item (``_leaf_calls``), and this item's path is made only when it is
-        needed: to report an error, or for a result that is not plain (``_complete_leaf``)."""
+        """The first item of a field group's leaf: its arguments coerced and its info built,
+        the resolver called, its result completed. For a resolver that ignores the path, the
+        arguments, the info and the resolver are kept in the plan's ``cell``: the group's other
+        items share them (``execute_fields`` calls the resolver directly), and an item's path is
+        made only when it is needed, to report an error or for a result that is not plain."""
         field = how.field
-        key = (id(field_details_list), id(parent_type))
-        call = self._leaf_calls.get(key)
-        if call is not None and call[0] is field_details_list and call[1] is parent_type:
-            args, info = call[2], call[3]
-        else:
-            path = _path(parent_path, response_name, parent_type.name)
-            try:
-                first = field_details_list[0]
-                args = (
-                    self._arguments_of(field, first) if field.args or first.node.arguments else {}
-                )
-                if getattr(field.resolve, IGNORES_PATH, False):
-                    info = self._shared_info(field, field_details_list, parent_type, path)
-                    if first.fragment_variable_values is None:
-                        self._leaf_calls[key] = (field_details_list, parent_type, args, info)
-                else:
-                    info = self.build_resolve_info(
-                        field, [details.node for details in field_details_list], parent_type, path
-                    )
-            except Exception as raw_error:
-                self.handle_field_error(raw_error, field.type, field_details_list, path)
-                return None
-            return self._complete_leaf(
-                how, source, info, args, field_details_list, path, position_context
-            )
+        path = _path(parent_path, response_name, parent_type.name)
         try:
-            assert field.resolve is not None
-            # Without arguments, a plain call: ``**{}`` still builds a dict per call.
-            result = field.resolve(source, info, **args) if args else field.resolve(source, info)
+            first = field_details_list[0]
+            args = self._arguments_of(field, first) if field.args or first.node.arguments else {}
+            if getattr(field.resolve, IGNORES_PATH, False):
+                info = self._shared_info(field, field_details_list, parent_type, path)
+                if first.fragment_variable_values is None:
+                    cell[0] = (args, info, field.resolve)
+            else:
+                info = self.build_resolve_info(
+                    field, [details.node for details in field_details_list], parent_type, path
+                )
         except Exception as raw_error:
-            path = _path(parent_path, response_name, parent_type.name)
             self.handle_field_error(raw_error, field.type, field_details_list, path)
             return None
-        if type(result) is str and how.keeps_str:
-            return result
         return self._complete_leaf(
-            how, source, info, args, field_details_list,
-            _path(parent_path, response_name, parent_type.name), position_context, result,
-        )  # fmt: skip
+            how, source, info, args, field_details_list, path, position_context
+        )
 
     def _complete_leaf(
         self,

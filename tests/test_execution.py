@@ -633,6 +633,40 @@ async def test_a_finished_operation_is_freed_without_a_garbage_collection() -> N
         gc.enable()
 
 
+async def test_an_operation_whose_leaves_share_their_call_is_freed_at_once() -> None:
+    """The plans keep each leaf group's shared info (which holds the context) for the
+    operation: they are dropped with the response, as the shared infos are."""
+
+    class Context:
+        pass
+
+    schema = _schema(FootageExecutionContext)
+    item = schema._schema.type_map["Item"]
+    for name in ("shout", "repeat"):
+        field = item.fields[name]  # type: ignore[union-attr]
+        field.resolve = execution.ignores_path(field.resolve)
+    install_leaf_fields(schema._schema)
+    context = Context()
+    alive = weakref.ref(context)
+    gc.disable()
+    try:
+        result = await schema.execute(
+            '{ holder(case: "plain") { items { name shout repeat(times: 3) } } }',
+            context_value=context,
+        )
+        assert result.errors is None
+        assert result.data is not None
+        assert result.data["holder"]["items"][2] == {
+            "name": "last",
+            "shout": "LAST",
+            "repeat": "lastlastlast",
+        }
+        del context, result
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
 async def test_siblings_settled_after_the_response_still_run() -> None:
     """After a non-null field fails, graphql-core settles its siblings in the background,
     after the response is built: their fields still get infos (the executor's helpers are
