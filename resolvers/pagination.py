@@ -14,6 +14,7 @@ import re
 import strawberry
 
 from app.errors import BadUserInput
+from app.ids import urlsafe_unpadded
 from app.store.records import PageRequest
 
 _CURSOR_PREFIX = "v1:"
@@ -37,7 +38,7 @@ class PageInfo:
 
 
 def encode_cursor(key: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{key}".encode()).rstrip(b"=").decode()
+    return urlsafe_unpadded(f"{_CURSOR_PREFIX}{key}".encode())
 
 
 def decode_cursor(cursor: str) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 import pytest
 
+from app.ids import from_global_id, to_global_id, urlsafe_unpadded
+from resolvers.pagination import decode_cursor, encode_cursor
 from tests.support.graphql import error_codes, gql
 
 PAGE = """query($first: Int, $after: String, $last: Int, $before: String) {
@@ -90,3 +93,16 @@ async def test_results_bad_page_arguments_are_bad_user_input(
     body = await gql(client, PAGE, variables, expect_errors=True)
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert body["data"]["userTest"] is None
+
+
+@pytest.mark.parametrize("size", range(12))
+def test_ids_and_cursors_are_base64url_without_padding(size: int) -> None:
+    """``urlsafe_unpadded`` is base64's urlsafe encoding, unpadded, for every length modulo 3
+    and bytes that need the urlsafe letters; cursors and global ids decode with it."""
+    data = bytes((251 * index + 62 * size) % 256 for index in range(size)) + b"\xfb\xff"[: size % 3]
+    assert urlsafe_unpadded(data) == base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    assert decode_cursor(encode_cursor(10**size)) == 10**size
+    assert from_global_id(to_global_id("UserTestResult", f"ut_{size}")) == (
+        "UserTestResult",
+        f"ut_{size}",
+    )
