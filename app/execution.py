@@ -160,11 +160,13 @@ _NONE: dict[str, Any] = {}
 _SERIALISED = frozenset({str, int, float, bool, type(None)})
 # One field of a group, as ``FootageExecutionContext._plan`` found it: (response name, field
 # group, the leaf's LeafField or None, the source attribute of a plain leaf or None, a part by
-# kind, and for an enum leaf its members' names by id). The part by kind: for a plain leaf,
-# the Python type of the values it answers without its serialisation call (the value itself,
-# or for an enum the member's name); ``_TYPENAME`` for ``__typename``; for a field that is not
-# a leaf, its ObjectField (or None).
-_Step = tuple[str, Any, Any, "str | None", Any, "dict[int, str] | None"]
+# kind, and what the step keeps). By kind:
+# - a plain leaf: the Python type of the values it answers without its serialisation call (the
+#   value itself; for an enum, the member's name, which the step keeps by the member's id);
+# - a resolved leaf: a cell for the arguments, info and resolver its items share;
+# - ``__typename``: ``_TYPENAME``;
+# - any other field: its ObjectField, if it has one, and a cell for its collected sub-fields.
+_Step = tuple[str, Any, Any, "str | None", Any, Any]
 _Plan = tuple[Any, GraphQLObjectType, list[_Step]]  # the group, its parent type, its steps
 # An enum leaf's serialisation (``_enum_serializer``) carries the enum's class and its members'
 # names by id, for the plans.
@@ -419,15 +421,15 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list, how, attribute, plain, names in plan[2]:
+            for response_name, field_details_list, how, attribute, plain, kept in plan[2]:
                 if attribute is not None:
                     try:
                         value = getattr(source_value, attribute)
                         if type(value) is plain:
-                            if names is None:
+                            if kept is None:
                                 results[response_name] = value
                                 continue
-                            name = names.get(id(value))
+                            name = kept.get(id(value))
                             if name is not None:
                                 results[response_name] = name
                                 continue
@@ -480,8 +482,9 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     continue
                 elif position_context is None:
                     result = self._shortcut_field(
-                        parent_type, source_value, field_details_list, path, response_name, plain
-                    )
+                        parent_type, source_value, field_details_list, path, response_name, plain,
+                        kept,
+                    )  # fmt: skip
                     if result is not _FALLBACK:
                         results[response_name] = result
                         if type(result) not in _COMPLETED and is_awaitable(result):
@@ -520,12 +523,15 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         for response_name, field_details_list in grouped_field_set.items():
             field_name = field_details_list[0].node.name.value
             how = leaves.get(field_name)
-            if how is None:
-                last = _TYPENAME if field_name == _TYPENAME else objects.get(field_name)
-                steps.append((response_name, field_details_list, None, None, last, None))
+            if field_name == _TYPENAME and how is None:
+                steps.append((response_name, field_details_list, None, None, _TYPENAME, None))
+            elif how is None:
+                plain_field = objects.get(field_name)
+                cell = None if plain_field is None else [None]  # _plain_object, _plain_list
+                steps.append((response_name, field_details_list, None, None, plain_field, cell))
             elif how.attribute is None:
-                cell: list[Any] = [None]  # _resolve_leaf
-                steps.append((response_name, field_details_list, how, None, cell, None))
+                call: list[Any] = [None]  # _resolve_leaf
+                steps.append((response_name, field_details_list, how, None, call, None))
             else:
                 names = getattr(how.serialize, _ENUM_NAMES, None)
                 plain = _PLAIN_OUTPUT.get(how.serialize)
@@ -559,6 +565,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Path | None,
         response_name: str,
         plain: ObjectField | None,
+        cell: list[Any] | None,
     ) -> Any:
         """A non-leaf field answered as graphql-core's ``execute_field`` would, with less of
         its work: a plain attribute holding an object of the field's type (``plain``, from
@@ -567,9 +574,10 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         got. ``_FALLBACK`` otherwise."""
         field_path = _new_tuple(Path, (path, response_name, parent_type.name))
         if plain is not None:
+            assert cell is not None
             if plain.listed:
-                return self._plain_list(plain, source, field_details_list, field_path)
-            return self._plain_object(plain, source, field_details_list, field_path)
+                return self._plain_list(plain, source, field_details_list, field_path, cell)
+            return self._plain_object(plain, source, field_details_list, field_path, cell)
         field = parent_type.fields.get(field_details_list[0].node.name.value)
         if field is None or not getattr(field.resolve, IGNORES_PATH, False):
             return _FALLBACK
@@ -595,8 +603,14 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return completed
 
     def _plain_object(
-        self, plain: ObjectField, source: Any, field_details_list: Any, field_path: Path
+        self,
+        plain: ObjectField,
+        source: Any,
+        field_details_list: Any,
+        field_path: Path,
+        cell: list[Any],
     ) -> Any:
+        """``cell``: the plan step's, keeping the sub-fields collected for its first item."""
         try:
             value = getattr(source, plain.attribute)
         except Exception:
@@ -608,9 +622,14 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             getattr(value, TYPE_CAST_ATTRIBUTE, None) is not None  # get_strawberry_type_cast
         ):
             return _FALLBACK
-        grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
-        if defer_usages:
-            return _FALLBACK
+        grouped_field_set = cell[0]
+        if grouped_field_set is None:
+            grouped_field_set, defer_usages, _ = self.collect_subfields(
+                object_type, field_details_list
+            )
+            if defer_usages:
+                return _FALLBACK
+            cell[0] = grouped_field_set
         try:
             completed = self.execute_fields(object_type, value, field_path, grouped_field_set, None)
         except Exception as raw_error:
@@ -621,7 +640,12 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return completed
 
     def _plain_list(
-        self, plain: ObjectField, source: Any, field_details_list: Any, field_path: Path
+        self,
+        plain: ObjectField,
+        source: Any,
+        field_details_list: Any,
+        field_path: Path,
+        cell: list[Any],
     ) -> Any:
         """A plain attribute holding a list whose items are all of the item type's known class:
         completed as ``complete_list_value`` completes such a list, with no info or resolver
@@ -650,8 +674,11 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self._origins,
         )  # fmt: skip
         items.checked = True
-        if self._item_fields(items) is None:  # deferred sub-fields: graphql-core's path
-            return _FALLBACK
+        items.fields = cell[0]  # the sub-fields, once collected for the step
+        if items.fields is None:
+            if self._item_fields(items) is None:  # deferred sub-fields: graphql-core's path
+                return _FALLBACK
+            cell[0] = items.fields
         try:
             completed = self._complete_listed(items)
         except Exception as raw_error:
