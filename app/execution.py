@@ -107,6 +107,11 @@ class LeafField(NamedTuple):
     serialize: Any  # the leaf type's coerce_output_value
     non_null: bool
     keeps_str: bool = False  # String or ID: a str is its own serialisation
+    # The Python type of the values answered without the serialisation call: the value itself
+    # (a str for String and ID, a bool for Boolean), or for an enum (its class) the member's
+    # name in ``names``, by the member's id.
+    plain: type | None = None
+    names: dict[int, str] | None = None
 
 
 LeafFields = dict[str, dict[str, LeafField]]  # type name -> field name -> how
@@ -168,17 +173,6 @@ _SERIALISED = frozenset({str, int, float, bool, type(None)})
 # - any other field: its ObjectField, if it has one, and a cell for its collected sub-fields.
 _Step = tuple[str, Any, Any, "str | None", Any, Any]
 _Plan = tuple[Any, GraphQLObjectType, list[_Step]]  # the group, its parent type, its steps
-# An enum leaf's serialisation (``_enum_serializer``) carries the enum's class and its members'
-# names by id, for the plans.
-_ENUM_CLASS = "_footage_enum_class"
-_ENUM_NAMES = "_footage_enum_names"
-# Leaf serialisations that answer a value of exactly this type with the value itself: such a
-# value is answered without the call.
-_PLAIN_OUTPUT: dict[Any, type] = {
-    GraphQLString.coerce_output_value: str,
-    GraphQLID.coerce_output_value: str,
-    GraphQLBoolean.coerce_output_value: bool,
-}
 
 
 def _attribute(field: GraphQLField) -> str | None:
@@ -194,20 +188,25 @@ def _attribute(field: GraphQLField) -> str | None:
     return definition.python_name
 
 
-def _enum_serializer(enum_type: CustomGraphQLEnumType) -> Any:
-    """Strawberry's enum serialisation, by a dict: it scans the enum's values comparing
-    ``.value`` (a descriptor) for every item, 2% of a page. Members of the enum's own class
-    are looked up by identity (an enum member's ``__hash__`` is a Python function; members
-    live as long as their class); anything else goes to Strawberry's method, which answers (or
-    refuses) it."""
-    wrapped = enum_type.wrapped_cls
+def _enum_names(enum_type: CustomGraphQLEnumType) -> dict[int, str]:
+    """The GraphQL name of each member of the enum's class, by the member's id (an enum
+    member's ``__hash__`` is a Python function; members live as long as their class)."""
     names: dict[int, str] = {}
-    members: list[Any] = list(wrapped)
+    members: list[Any] = list(enum_type.wrapped_cls)
     for member in members:
         for name, value in enum_type.values.items():
             if member.value == value.value:
                 names[id(member)] = name
                 break
+    return names
+
+
+def _enum_serializer(enum_type: CustomGraphQLEnumType, names: dict[int, str]) -> Any:
+    """Strawberry's enum serialisation, by a dict: it scans the enum's values comparing
+    ``.value`` (a descriptor) for every item, 2% of a page. Members of the enum's own class
+    are looked up by identity (``names``); anything else goes to Strawberry's method, which
+    answers (or refuses) it."""
+    wrapped = enum_type.wrapped_cls
     slow = enum_type.coerce_output_value
 
     def serialize(output_value: Any) -> Any:
@@ -217,9 +216,6 @@ def _enum_serializer(enum_type: CustomGraphQLEnumType) -> Any:
                 return name
         return slow(output_value)
 
-    # What the executor's plans answer members with, without the call (``_plan``).
-    setattr(serialize, _ENUM_CLASS, wrapped)
-    setattr(serialize, _ENUM_NAMES, names)
     return serialize
 
 
@@ -234,9 +230,14 @@ def _leaf_field(field: GraphQLField) -> LeafField | None:
     if attribute is None and field.resolve is None:
         return None  # graphql-core's default resolver (dicts, callables): left to it
     if isinstance(leaf, CustomGraphQLEnumType):
-        return LeafField(attribute, field, _enum_serializer(leaf), non_null)
+        names = _enum_names(leaf)
+        serialize = _enum_serializer(leaf, names)
+        return LeafField(attribute, field, serialize, non_null, False, leaf.wrapped_cls, names)
     keeps_str = leaf is GraphQLString or leaf is GraphQLID
-    return LeafField(attribute, field, leaf.coerce_output_value, non_null, keeps_str)
+    # graphql-core's own scalars, by identity: their serialisations answer such values as
+    # they are (a schema that maps String to a scalar of its own gets no shortcut).
+    plain = str if keeps_str else bool if leaf is GraphQLBoolean else None
+    return LeafField(attribute, field, leaf.coerce_output_value, non_null, keeps_str, plain)
 
 
 def leaf_fields(schema: GraphQLSchema) -> LeafFields:
@@ -533,11 +534,9 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 call: list[Any] = [None]  # _resolve_leaf
                 steps.append((response_name, field_details_list, how, None, call, None))
             else:
-                names = getattr(how.serialize, _ENUM_NAMES, None)
-                plain = _PLAIN_OUTPUT.get(how.serialize)
-                if names is not None:
-                    plain = getattr(how.serialize, _ENUM_CLASS)
-                steps.append((response_name, field_details_list, how, how.attribute, plain, names))
+                steps.append(
+                    (response_name, field_details_list, how, how.attribute, how.plain, how.names)
+                )
         plan = (grouped_field_set, parent_type, steps)
         self._plans[id(grouped_field_set)] = plan
         return plan

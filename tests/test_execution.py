@@ -8,13 +8,14 @@ import gc
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NewType
 
 import httpx
 import pytest
 import strawberry
 from graphql import parse
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from app import execution
@@ -593,6 +594,95 @@ async def test_object_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> No
     assert "shared" not in executed
 
 
+async def test_leaf_shortcuts_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each field group is planned once, its plain String, Boolean and enum leaves answered
+    without their serialisation call, and a resolved leaf that ignores the path is set up
+    (``_resolve_leaf``) for the group's first item only."""
+    plans: list[Any] = []
+    first_items: list[str] = []
+    plan = FootageExecutionContext._plan
+    resolve_leaf = FootageExecutionContext._resolve_leaf
+
+    def spy_plan(self: Any, parent_type: Any, grouped_field_set: Any) -> Any:
+        found = plan(self, parent_type, grouped_field_set)
+        plans.append(found)
+        return found
+
+    def spy_leaf(
+        self: Any, how: Any, parent_type: Any, source: Any, details: Any, *rest: Any
+    ) -> Any:
+        first_items.append(details[0].node.name.value)
+        return resolve_leaf(self, how, parent_type, source, details, *rest)
+
+    monkeypatch.setattr(FootageExecutionContext, "_plan", spy_plan)
+    monkeypatch.setattr(FootageExecutionContext, "_resolve_leaf", spy_leaf)
+    schema = _schema(FootageExecutionContext)
+    item = schema._schema.type_map["Item"]
+    field = item.fields["shout"]  # type: ignore[union-attr]
+    field.resolve = execution.ignores_path(field.resolve)
+    install_leaf_fields(schema._schema)
+    result = await schema.execute('{ holder(case: "plain") { items { name flag colour shout } } }')
+    assert result.errors is None
+    assert result.data == {
+        "holder": {
+            "items": [
+                {"name": "row", "flag": True, "colour": "RED", "shout": "ROW"},
+                {"name": "row", "flag": True, "colour": "RED", "shout": "ROW"},
+                {"name": "last", "flag": True, "colour": "RED", "shout": "LAST"},
+            ]
+        }
+    }
+    items = [found for found in plans if found[1].name == "Item"]
+    assert len(items) == 1  # three items, one plan
+    steps = {step[0]: step for step in items[0][2]}
+    assert steps["name"][4] is str
+    assert steps["flag"][4] is bool
+    assert steps["colour"][4] is Colour
+    assert steps["colour"][5] == {id(Colour.RED): "RED", id(Colour.BLUE): "BLUE"}
+    assert first_items == ["shout"]  # the other two items called the resolver directly
+
+
+@dataclass
+class _Upper:
+    """A scalar's serialiser that is a callable object, unhashable (a dataclass with ``eq``)."""
+
+    def __call__(self, value: Any) -> str:
+        return str(value).upper()
+
+
+_Shout = NewType("_Shout", str)
+
+
+@strawberry.type
+class _ShoutRow:
+    word: _Shout
+
+
+@strawberry.type
+class _ShoutQuery:
+    @strawberry.field
+    def rows(self) -> list[_ShoutRow]:
+        return [_ShoutRow(word=_Shout("a")), _ShoutRow(word=_Shout("b"))]
+
+
+async def test_a_scalar_with_an_unhashable_serialiser_answers_as_graphql_core() -> None:
+    shout = strawberry.scalar(name="Shout", serialize=_Upper(), parse_value=str)
+
+    def build(context_class: type) -> strawberry.Schema:
+        schema = strawberry.Schema(
+            query=_ShoutQuery,
+            execution_context_class=context_class,
+            config=StrawberryConfig(scalar_map={_Shout: shout}),
+        )
+        install_leaf_fields(schema._schema)
+        return schema
+
+    expected = await build(StrawberryGraphQLCoreExecutionContext).execute("{ rows { word } }")
+    got = await build(FootageExecutionContext).execute("{ rows { word } }")
+    assert (got.data, got.errors) == (expected.data, expected.errors)
+    assert got.data == {"rows": [{"word": "A"}, {"word": "B"}]}
+
+
 def test_each_subscription_event_gets_infos_of_its_own() -> None:
     """An info carries the root value, which is the event for a subscription's events."""
     schema = _branch_schema(FootageExecutionContext)._schema
@@ -602,9 +692,11 @@ def test_each_subscription_event_gets_infos_of_its_own() -> None:
     assert isinstance(executor, FootageExecutionContext)
     executor._infos[(1, 2)] = ("group", "type", "info")
     executor._unstreamed[1] = "group"
+    executor._plans[1] = ("group", "type", [])  # a step's cell can hold an info
     event = executor.build_per_event_executor({"branch": None})
     assert isinstance(event, FootageExecutionContext)
     assert event._infos == {}
+    assert event._plans == {}
     assert event._unstreamed == {}  # an event's field groups are its own
     assert event.root_value == {"branch": None}
     assert executor._infos  # the subscription's own executor keeps its infos
