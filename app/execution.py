@@ -446,7 +446,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     except Exception:  # noqa: S110 graphql-core's path below reports it, located
                         pass
                 elif how is not None:
-                    call = plain[0]  # the arguments and info items of this group share
+                    call = plain[0]  # what the group's items share; None until it is set
                     if call is None:
                         result = self._resolve_leaf(
                             how, parent_type, source_value, field_details_list, path,
@@ -967,11 +967,12 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
         cell: list[Any],
     ) -> Any:
-        """The first item of a field group's leaf: its arguments coerced and its info built,
-        the resolver called, its result completed. For a resolver that ignores the path, the
-        arguments, the info and the resolver are kept in the plan's ``cell``: the group's other
-        items share them (``execute_fields`` calls the resolver directly), and an item's path is
-        made only when it is needed, to report an error or for a result that is not plain."""
+        """A resolved leaf whose call its group does not share (yet): its arguments coerced
+        and its info built, the resolver called, its result completed. For a resolver that
+        ignores the path, the first item's arguments, info and resolver are kept in the plan's
+        ``cell``: the group's other items share them (``execute_fields`` calls the resolver
+        directly, and makes an item's path only to report an error or complete a result that
+        is not plain). Any other resolver comes here for every item, with an info of its own."""
         field = how.field
         path = _path(parent_path, response_name, parent_type.name)
         try:
