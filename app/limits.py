@@ -169,15 +169,18 @@ class OperationGate:
             return
         if self.limit <= 0:  # no limit on turns; the pace still holds
             deadline = asyncio.get_running_loop().time() + self.max_wait
-            if not await self._paced(deadline):
-                await _overloaded(send, _LATE)
+            refused = await self._paced(deadline)
+            if refused is not None:
+                await _overloaded(send, refused)
                 return
             await self.app(scope, receive, send)
             return
         _, replay = await read_body(receive)
         # One bound for the whole wait: the pace, then the turn.
         deadline = asyncio.get_running_loop().time() + self.max_wait
-        refused = await self._turn(deadline) if await self._paced(deadline) else _LATE
+        refused = await self._paced(deadline)
+        if refused is None:
+            refused = await self._turn(deadline)
         if refused is not None:
             await _overloaded(send, refused)
             return
@@ -196,17 +199,23 @@ class OperationGate:
             if holding:
                 self._turns.release()
 
-    async def _paced(self, deadline: float) -> bool:
-        """Whether the pacer let this request start before ``deadline`` (its queue is every
-        request's steps, so under a flood it can be long)."""
+    async def _paced(self, deadline: float) -> str | None:
+        """None once the pacer lets this request start (its queue is every request's steps,
+        so under a flood it can be long); else why it may not. A request waiting for the pacer
+        is waiting as one waiting for its turn is: both count against ``max_queue``."""
         if self.pacer is None or not self.pacer.due():
-            return True
+            return None
+        if self.waiting >= self.max_queue:
+            return _FULL
+        self.waiting += 1
         try:
             async with asyncio.timeout_at(deadline):
                 await self.pacer.pause()
         except TimeoutError:
-            return False
-        return True
+            return _LATE
+        finally:
+            self.waiting -= 1
+        return None
 
     async def _turn(self, deadline: float) -> str | None:
         """None once this request has its turn; else why it gets none."""
@@ -214,7 +223,7 @@ class OperationGate:
             await self._turns.acquire()
             return None
         if self.waiting >= self.max_queue:
-            return "too many requests are waiting"
+            return _FULL
         self.waiting += 1
         try:
             async with asyncio.timeout_at(deadline):
@@ -227,6 +236,7 @@ class OperationGate:
 
 
 _LATE = "no turn came in time"
+_FULL = "too many requests are waiting"
 
 
 async def _overloaded(send: Send, reason: str) -> None:

@@ -201,6 +201,27 @@ async def test_the_pacers_wait_counts_against_max_wait(limit: int) -> None:
     assert gate.waiting == 0
 
 
+@pytest.mark.parametrize("limit", [1, 0])
+async def test_requests_waiting_for_the_pacer_count_against_max_queue(limit: int) -> None:
+    inner = HeldApp()
+    gate = OperationGate(
+        inner, limit=limit, path="/graphql", max_wait=60, max_queue=1, pacer=StuckPacer()
+    )
+    waiting = asyncio.create_task(call(gate, "/graphql"))
+    async with asyncio.timeout(5):
+        while gate.waiting < 1:  # noqa: ASYNC110 (the gate's own count)
+            await asyncio.sleep(0)
+        full = await call(gate, "/graphql")  # answered at once, not after max_wait
+    assert _status(full) == 503
+    message = orjson.loads(full[1]["body"])["errors"][0]["message"]
+    assert "too many requests are waiting" in message
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    assert gate.waiting == 0
+    assert inner.started == 0
+
+
 def test_queue_settings_are_read_from_the_environment() -> None:
     settings = Settings.from_env(
         {"FOOTAGE_OPERATION_QUEUE_WAIT": "3", "FOOTAGE_OPERATION_QUEUE_LIMIT": "50"}
