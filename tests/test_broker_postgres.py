@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +27,13 @@ from app.demo.seed import RESULT_UUID, TEST_UUID
 from app.events import TOPIC_RESULT, TOPIC_TEST, Change, ChangeStream
 from tests.support.fresh_database import postgres_database
 from tests.support.graphql_ws import GraphQLWS
-from tests.test_cli_and_server import (
-    ROOT,
-    _stop,
+from tests.support.served import (
     demo_key_of,
-    environment,
     footage,
-    free_port,
+    start_server,
+    stop,
     succeeded,
+    wait_until_ready,
 )
 
 WAIT = 15.0
@@ -275,33 +272,9 @@ class TwoServers:
 
 
 def _start(var_dir: Path, database: str, name: str) -> tuple[subprocess.Popen[bytes], Process]:
-    port = free_port()
     log = var_dir / f"{name}.log"
-    env = environment(var_dir, FOOTAGE_DATABASE_URL=database, HOST="127.0.0.1", PORT=str(port))
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    return process, Process(f"http://127.0.0.1:{port}", log)
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], server: Process) -> None:
-    """Until /healthz answers (generous: the machine may be busy with other test runs)."""
-    deadline = time.monotonic() + READY_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited:\n{server.log.read_text(errors='replace')[-4000:]}")
-        try:
-            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    pytest.fail(f"server not ready:\n{server.log.read_text(errors='replace')[-4000:]}")
+    process, base_url = start_server(var_dir, log, FOOTAGE_DATABASE_URL=database)
+    return process, Process(base_url, log)
 
 
 @pytest.fixture(scope="module")
@@ -322,11 +295,12 @@ def two_servers(
     started = [_start(var_dir, shared_database, name) for name in ("first", "second")]
     try:
         for process, server in started:
-            _wait_until_ready(process, server)
+            # Generous: the machine may be busy with other test runs.
+            wait_until_ready(process, server.base_url, server.log, READY_DEADLINE)
         yield TwoServers(shared_database, demo_key_of(seeded.stdout), started[0][1], started[1][1])
     finally:
         for process, _server in started:
-            _stop(process)
+            stop(process)
 
 
 async def demo_workspace(database: str) -> int:

@@ -8,12 +8,7 @@ it lingers) however the tests end.
 
 from __future__ import annotations
 
-import os
-import re
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,56 +21,9 @@ import pytest
 from app.demo.queries import NAMES, document
 from app.demo.seed import TEST_UUID
 from app.media.local import ROUTE_PREFIX
+from tests.support.served import demo_key_of, footage, free_port, serving, succeeded
 
-ROOT = Path(__file__).resolve().parents[1]
-COMMAND_TIMEOUT = 60
-READY_DEADLINE = 20
-STOP_GRACE = 10
-DEMO_KEY_LINE = re.compile(r"^footage: demo API key: (ftg_\S+)$", re.MULTILINE)
 USER_TEST_QUERY = f'{{ userTest(uuid: "{TEST_UUID}") {{ id name }} }}'
-
-
-def environment(var_dir: Path, **extra: str) -> dict[str, str]:
-    """The caller's environment without its Footage settings, plus ours: a developer's or CI's
-    ``FOOTAGE_DATABASE_URL`` must not point these processes at another database."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("FOOTAGE_") and name not in ("HOST", "PORT")
-    }
-    return {**inherited, "FOOTAGE_VAR_DIR": str(var_dir), **extra}
-
-
-def footage(var_dir: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m app ARGS`` to completion (killed after COMMAND_TIMEOUT)."""
-    return subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=environment(var_dir, **extra_env),
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-
-
-def succeeded(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return result
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def demo_key_of(output: str) -> str:
-    match = DEMO_KEY_LINE.search(output)
-    assert match is not None, output
-    return match.group(1)
 
 
 @dataclass(frozen=True)
@@ -109,58 +57,13 @@ class Server:
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=10)
 
 
-def _log_tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{_log_tail(log)}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    pytest.fail(f"server not ready within {READY_DEADLINE} s:\n{_log_tail(log)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(demo_var: DemoVar) -> Iterator[Server]:
     """``python -m app serve`` on the demo var directory. Valid keys are not cached
     (``FOOTAGE_API_KEY_CACHE_SECONDS=0``) so that a revocation shows on the next request."""
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
     log = demo_var.path / "server.log"
-    env = environment(
-        demo_var.path, HOST="127.0.0.1", PORT=str(port), FOOTAGE_API_KEY_CACHE_SECONDS="0"
-    )
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_ready(process, base_url, log)
-            yield Server(base_url, demo_var.demo_key, demo_var.path / "media")
-        finally:
-            _stop(process)
+    with serving(demo_var.path, log, FOOTAGE_API_KEY_CACHE_SECONDS="0") as base_url:
+        yield Server(base_url, demo_var.demo_key, demo_var.path / "media")
 
 
 def post(client: httpx.Client, query: str) -> httpx.Response:

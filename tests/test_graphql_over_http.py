@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +24,14 @@ from typing import Any
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.served import ROOT, demo_key_of, footage, log_tail, serving, succeeded
+
 AUDIT_SCRIPT = ROOT / "tests" / "support" / "graphql_http_audit.mjs"
 NPM_DIR = ROOT / "tests" / ".npm"
 # Pinned: a new release may add audits, and this test should change only when we choose.
 PACKAGES = {"graphql-http": "1.23.1", "graphql": "16.15.0"}
 NPM_TIMEOUT = 300
-COMMAND_TIMEOUT = 60
 AUDIT_TIMEOUT = 180
-READY_DEADLINE = 20
-STOP_GRACE = 10
-DEMO_KEY_LINE = re.compile(r"^footage: demo API key: (ftg_\S+)$", re.MULTILINE)
 STATUSES = {"ok", "notice", "warn", "error"}
 
 
@@ -90,39 +83,6 @@ def audit_modules() -> Path:
 # -- a real server -------------------------------------------------------------------------------
 
 
-def environment(var_dir: Path, **extra: str) -> dict[str, str]:
-    """The caller's environment without its Footage settings, plus ours: a developer's or CI's
-    ``FOOTAGE_DATABASE_URL`` must not point these processes at another database."""
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("FOOTAGE_") and name not in ("HOST", "PORT")
-    }
-    return {**inherited, "FOOTAGE_VAR_DIR": str(var_dir), **extra}
-
-
-def footage(var_dir: Path, *args: str) -> str:
-    """Run ``python -m app ARGS`` to completion; its standard output."""
-    result = subprocess.run(  # noqa: S603 - our own interpreter and fixed arguments
-        [sys.executable, "-m", "app", *args],
-        cwd=ROOT,
-        env=environment(var_dir),
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-    assert result.returncode == 0, (result.args, result.stdout, result.stderr)
-    return result.stdout
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass(frozen=True)
 class Server:
     url: str
@@ -130,59 +90,16 @@ class Server:
     log: Path
 
 
-def _log_tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-4000:] if log.exists() else "(no log)"
-
-
-def _wait_until_ready(process: subprocess.Popen[bytes], base_url: str, log: Path) -> None:
-    deadline = time.monotonic() + READY_DEADLINE
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{_log_tail(log)}")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.1)
-    pytest.fail(f"server not ready within {READY_DEADLINE} s:\n{_log_tail(log)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_GRACE)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``migrate``, ``seed-demo`` and ``serve`` on a fresh var directory, the documented way,
     with the settings a developer gets (GraphiQL and introspection on, default limits)."""
     var_dir = tmp_path_factory.mktemp("graphql-over-http")
-    footage(var_dir, "migrate")
-    match = DEMO_KEY_LINE.search(footage(var_dir, "seed-demo"))
-    assert match is not None, "seed-demo printed no demo key"
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    succeeded(footage(var_dir, "migrate"))
+    demo_key = demo_key_of(succeeded(footage(var_dir, "seed-demo")).stdout)
     log = var_dir / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve"],
-            cwd=ROOT,
-            env=environment(var_dir, HOST="127.0.0.1", PORT=str(port)),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_ready(process, base_url, log)
-            yield Server(f"{base_url}/graphql", match.group(1), log)
-        finally:
-            _stop(process)
+    with serving(var_dir, log) as base_url:
+        yield Server(f"{base_url}/graphql", demo_key, log)
 
 
 # -- the audit -----------------------------------------------------------------------------------
@@ -227,7 +144,7 @@ def test_server_passes_every_graphql_over_http_audit(server: Server, audit_modul
     assert not failing, (
         f"{len(failing)} of {len(results)} GraphQL-over-HTTP audits fail:\n"
         + "\n".join(describe(audit) for audit in failing)
-        + f"\nserver log:\n{_log_tail(server.log)}"
+        + f"\nserver log:\n{log_tail(server.log)}"
     )
 
 
