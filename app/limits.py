@@ -6,8 +6,9 @@ import asyncio
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -201,33 +202,28 @@ class OperationGate:
 
     async def _paced(self, deadline: float) -> str | None:
         """None once the pacer lets this request start (its queue is every request's steps,
-        so under a flood it can be long); else why it may not. A request waiting for the pacer
-        is waiting as one waiting for its turn is: both count against ``max_queue``."""
+        so under a flood it can be long); else why it may not."""
         if self.pacer is None or not self.pacer.due():
             return None
-        if self.waiting >= self.max_queue:
-            return _FULL
-        self.waiting += 1
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self.pacer.pause()
-        except TimeoutError:
-            return _LATE
-        finally:
-            self.waiting -= 1
-        return None
+        return await self._queued(self.pacer.pause(), deadline)
 
     async def _turn(self, deadline: float) -> str | None:
         """None once this request has its turn; else why it gets none."""
         if not self._turns.locked():
             await self._turns.acquire()
             return None
+        return await self._queued(self._turns.acquire(), deadline)
+
+    async def _queued(self, wait: Coroutine[Any, Any, Any], deadline: float) -> str | None:
+        """``wait`` awaited as one of the queue (for the pacer or for a turn, both count
+        against ``max_queue``) until ``deadline``: None once it is done, else why not."""
         if self.waiting >= self.max_queue:
+            wait.close()  # never started: nothing to clean up, nothing logged
             return _FULL
         self.waiting += 1
         try:
             async with asyncio.timeout_at(deadline):
-                await self._turns.acquire()
+                await wait
             return None
         except TimeoutError:
             return _LATE
