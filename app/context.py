@@ -17,6 +17,7 @@ from app.media.signer import UrlMinter
 from app.pacing import Pacer
 from app.settings import Settings
 from app.store.facade import Connect, Store
+from app.turns import Turn
 from loaders.container import Loaders
 
 if TYPE_CHECKING:
@@ -60,6 +61,9 @@ class Context:
     pacer: Pacer = field(default_factory=Pacer)
     # The websocket this operation runs on (app.live); None for an HTTP request.
     socket: LiveConnection | None = None
+    # The request's turn at this process's Python (app.turns, given by app.limits.OperationGate),
+    # lent while signing processes work for it; None outside the gate (websockets, tests).
+    turn: Turn | None = None
 
     @property
     def viewer(self) -> Viewer:
@@ -100,7 +104,10 @@ class Context:
     def loaders(self) -> Loaders:
         if self._loaders is None:
             self._loaders = Loaders.build(
-                store=self.store, workspace_id=self.viewer.workspace_id, minter=self.minter
+                store=self.store,
+                workspace_id=self.viewer.workspace_id,
+                minter=self.minter,
+                turn=self.turn,
             )
         return self._loaders
 
@@ -132,6 +139,7 @@ class Context:
 async def build_context(services: Services, request: HTTPConnection) -> Context:
     store = Store(services.connect, services.begin, pause=services.pacer.pause)
     token = bearer_token(request.headers.get("authorization"))
+    state = request.scope.get("state", {})
     viewer = await services.authenticator.authenticate(store, token)
     return Context(
         request=request,
@@ -142,5 +150,6 @@ async def build_context(services: Services, request: HTTPConnection) -> Context:
         storage=services.storage,
         pacer=services.pacer,
         viewer_or_none=viewer,
-        request_id=request.scope.get("state", {}).get("request_id", ""),
+        request_id=state.get("request_id", ""),
+        turn=state.get("turn"),
     )

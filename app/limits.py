@@ -14,6 +14,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.pacing import Pacer
+from app.turns import Turn, Turns
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -158,7 +159,7 @@ class OperationGate:
         self.max_wait = max_wait
         self.max_queue = max_queue
         self.waiting = 0
-        self._turns = asyncio.Semaphore(max(1, limit))
+        self._turns = Turns(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -177,28 +178,27 @@ class OperationGate:
             await self.app(scope, receive, send)
             return
         _, replay = await read_body(receive)
+        turn = Turn(self._turns)
         # One bound for the whole wait: the pace, then the turn.
         deadline = asyncio.get_running_loop().time() + self.max_wait
         refused = await self._paced(deadline)
         if refused is None:
-            refused = await self._turn(deadline)
+            refused = await self._turn(turn, deadline)
         if refused is not None:
             await _overloaded(send, refused)
             return
-        holding = True
+        # The app's context lends it around waits on other processes (app.turns).
+        scope.setdefault("state", {})["turn"] = turn
 
         async def send_and_release(message: Message) -> None:
-            nonlocal holding
-            if holding and message["type"] == "http.response.start":
-                holding = False
-                self._turns.release()
+            if message["type"] == "http.response.start":
+                turn.finish()
             await send(message)
 
         try:
             await self.app(scope, replay, send_and_release)
         finally:
-            if holding:
-                self._turns.release()
+            turn.finish()
 
     async def _paced(self, deadline: float) -> str | None:
         """None once the pacer lets this request start (its queue is every request's steps,
@@ -207,12 +207,12 @@ class OperationGate:
             return None
         return await self._queued(self.pacer.pause(), deadline)
 
-    async def _turn(self, deadline: float) -> str | None:
+    async def _turn(self, turn: Turn, deadline: float) -> str | None:
         """None once this request has its turn; else why it gets none."""
-        if not self._turns.locked():
-            await self._turns.acquire()
+        if not self._turns.busy():
+            await turn.take()
             return None
-        return await self._queued(self._turns.acquire(), deadline)
+        return await self._queued(turn.take(), deadline)
 
     async def _queued(self, wait: Coroutine[Any, Any, Any], deadline: float) -> str | None:
         """``wait`` awaited as one of the queue (for the pacer or for a turn, both count

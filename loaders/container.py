@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from app.media.signer import UrlMinter
 from app.store.facade import Store
+from app.turns import Turn
 from loaders.changes import (
     ChangeCountByChangeCountRequestLoader,
     ChangePageByChangePageRequestLoader,
@@ -42,7 +43,9 @@ class Loaders:
     change_count: ChangeCountByChangeCountRequestLoader
 
     @classmethod
-    def build(cls, *, store: Store, workspace_id: int, minter: UrlMinter) -> Loaders:
+    def build(
+        cls, *, store: Store, workspace_id: int, minter: UrlMinter, turn: Turn | None = None
+    ) -> Loaders:
         scope = (store, workspace_id)
         return cls(
             user_test_by_uuid=UserTestByUuidLoader(*scope),
@@ -55,7 +58,7 @@ class Loaders:
             attached_media_by_recording_id=AttachedMediaByRecordingIdLoader(*scope),
             attached_media_by_uuid=AttachedMediaByUuidLoader(*scope),
             transcription_by_recording_id=TranscriptionByRecordingIdLoader(*scope),
-            signed_urls=SignedUrlsBySignRequestsLoader(minter),
+            signed_urls=SignedUrlsBySignRequestsLoader(minter, turn),
             change_page=ChangePageByChangePageRequestLoader(*scope),
             change_count=ChangeCountByChangeCountRequestLoader(*scope),
         )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from aiodataloader import DataLoader
 
 from app.media.signer import SignedUrl, SignRequest, UrlMinter
+from app.turns import Turn
 
 log = logging.getLogger(__name__)
 
@@ -19,16 +20,17 @@ class SignedUrlsBySignRequestsLoader(DataLoader[SignRequests, list[SignedUrl]]):
     rather than per URL keeps the loader's futures to one per parent.
 
     Not cached per request: the minter's cache already answers repeats, and tuples of requests
-    rarely repeat."""
+    rarely repeat. ``turn``: the request's (app.turns), lent while signing processes work."""
 
-    def __init__(self, minter: UrlMinter) -> None:
+    def __init__(self, minter: UrlMinter, turn: Turn | None = None) -> None:
         super().__init__(cache=False)
         self.minter = minter
+        self.turn = turn
 
     async def batch_load_fn(self, keys: Sequence[SignRequests]) -> list[list[SignedUrl]]:
         flat = [request for key in keys for request in key]
         try:
-            urls = await self.minter.mint(flat)
+            urls = await self.minter.mint(flat, turn=self.turn)
         except Exception:
             # Logged once here; each URL field then answers SIGNING_FAILED.
             log.exception("signing %d URLs failed", len(flat))

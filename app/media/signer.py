@@ -12,6 +12,7 @@ Signing is the most expensive thing the server does, so the ``UrlMinter``:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections import OrderedDict
@@ -19,6 +20,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
+
+from app.turns import Turn
 
 
 class SignRequest(NamedTuple):
@@ -63,13 +66,17 @@ class UrlMinter:
         cache_size: int,
         executor: Executor,
         parallel: int = 1,
+        lends: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.signer = signer
+        # Whether a request lends its turn (app.turns) while its URLs are signed: when the
+        # executor is processes, whose work leaves this process's Python free meanwhile.
+        self.lends = lends
         self.window = window
         self.cache_size = cache_size
         self.parallel = max(1, parallel)
-        self._executor = executor
+        self.executor = executor
         # The current window's URLs, least recently used first. A new window starts it afresh:
         # URLs of a past window are never handed out again.
         self._cache: OrderedDict[SignRequest, SignedUrl] = OrderedDict()
@@ -89,8 +96,11 @@ class UrlMinter:
             self._cache_window = start
         return self._cache
 
-    async def mint(self, requests: Sequence[SignRequest]) -> list[SignedUrl]:
-        """URLs for ``requests`` in order, signing only what this window has not signed yet."""
+    async def mint(
+        self, requests: Sequence[SignRequest], *, turn: Turn | None = None
+    ) -> list[SignedUrl]:
+        """URLs for ``requests`` in order, signing only what this window has not signed yet.
+        ``turn``: the asking request's, lent while it waits for signing processes."""
         start = self.window_start()
         cache = self._window_cache(start)
         found: list[SignedUrl | None] = [cache.get(request) for request in requests]
@@ -98,10 +108,14 @@ class UrlMinter:
             for request in requests:
                 cache.move_to_end(request)
             return found  # type: ignore[return-value]
-        return await self._mint_misses(requests, found, start)
+        return await self._mint_misses(requests, found, start, turn)
 
     async def _mint_misses(
-        self, requests: Sequence[SignRequest], found: list[SignedUrl | None], start: int
+        self,
+        requests: Sequence[SignRequest],
+        found: list[SignedUrl | None],
+        start: int,
+        turn: Turn | None,
     ) -> list[SignedUrl]:
         known: dict[SignRequest, SignedUrl] = {}
         waits: dict[SignRequest, asyncio.Future[SignedUrl]] = {}
@@ -114,10 +128,12 @@ class UrlMinter:
                 waits[request] = pending
             else:
                 misses[request] = None
-        if misses:
-            await self._sign(list(misses), start, known)
-        for request, pending in waits.items():
-            known[request] = await pending
+        lending = turn.lent() if turn is not None and self.lends else contextlib.nullcontext()
+        async with lending:
+            if misses:
+                await self._sign(list(misses), start, known)
+            for request, pending in waits.items():
+                known[request] = await pending
         return [known[request] for request in requests]
 
     async def _sign(
@@ -152,7 +168,7 @@ class UrlMinter:
         signed = await asyncio.gather(
             *(
                 loop.run_in_executor(
-                    self._executor,
+                    self.executor,
                     functools.partial(self.signer.sign, part, signed_at=start, window=self.window),
                 )
                 for part in slices
