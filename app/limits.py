@@ -125,10 +125,12 @@ class OperationGate:
     The process has one core's worth of Python, so sixteen pages worked on together finish no
     sooner than sixteen worked on in turn; but together they keep sixteen pages' objects alive
     at once, which every garbage collection then walks (30-40 ms pauses, BENCHMARKS.md), and
-    their steps pile up in the same loop iterations. A small limit (two: one page's CPU beside
-    another's database wait) keeps both down; waiting costs the loop nothing. A turn starts once
-    the request's body has arrived and ends when the response starts: a slow writer or reader
-    never holds one. 0: no limit on turns (requests are still paced).
+    their steps pile up in the same loop iterations. A small limit keeps both down (one on
+    SQLite; two on PostgreSQL, where one page's CPU fills another's wait on the database:
+    app.settings.operations_at_once); waiting costs the loop nothing. Turns go oldest request
+    first, and a request lends its turn while the signing processes work for it (app.turns). A
+    turn starts once the request's body has arrived and ends when the response starts: a slow
+    writer or reader never holds one. 0: no limit on turns (requests are still paced).
 
     A request also starts at the loop's pace (``pacer``, app.pacing): when many cheap requests
     arrive together (sixteen ``{ __typename }`` whose bodies came in one poll), each would run to

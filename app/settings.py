@@ -56,6 +56,7 @@ class Settings:
     # a seventh of a cheap request's time and a proxy in front usually logs requests already.
     access_log: bool = True
     # GraphQL HTTP requests worked on at once per process (app.limits.OperationGate); 0: all.
+    # From the environment: 1 on SQLite, 2 on PostgreSQL (``operations_at_once``).
     concurrent_operations: int = 2
     # How long a request may wait for its turn, and how many may wait, before 503 OVERLOADED.
     operation_queue_wait: float = 10.0
@@ -123,7 +124,9 @@ class Settings:
             access_log=_flag(
                 "ACCESS_LOG", get("ACCESS_LOG", ""), default=get("ENV", "") != "production"
             ),
-            concurrent_operations=get_int("CONCURRENT_OPERATIONS", 2, low=0, high=10_000),
+            concurrent_operations=get_int(
+                "CONCURRENT_OPERATIONS", operations_at_once(database_url), low=0, high=10_000
+            ),
             operation_queue_wait=get_int("OPERATION_QUEUE_WAIT", 10, low=1, high=600),
             operation_queue_limit=get_int("OPERATION_QUEUE_LIMIT", 1_000, low=1, high=1_000_000),
             max_depth=get_int("MAX_DEPTH", 12, low=2, high=100),
@@ -151,6 +154,17 @@ class Settings:
         if settings.url_ttl > settings.url_max_ttl:
             raise SettingsError(f"{PREFIX}URL_TTL must not exceed {PREFIX}URL_MAX_TTL")
         return settings
+
+
+def operations_at_once(database_url: str) -> int:
+    """The default number of GraphQL requests a process works on at once (BENCHMARKS.md,
+    "Turns"). On SQLite, one: its reads are this process's own CPU (the ``sqlite3`` module, under
+    the same GIL), so a second request has no wait to fill, and working on two at once made a
+    warm page cost more CPU and spread the waits of sixteen clients (the slowest 1.6x the
+    median, against 1.1x one at a time). On PostgreSQL, two: a query is a wait on another
+    process, which a second request fills (one at a time served 15-25% fewer pages a second).
+    Waits on the signing processes are lent either way (app.turns)."""
+    return 1 if database_url.startswith("sqlite") else 2
 
 
 def _flag(name: str, value: str, *, default: bool) -> bool:

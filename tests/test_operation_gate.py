@@ -117,7 +117,10 @@ def test_gate_and_access_log_settings(tmp_path: Path) -> None:
     def settings(**environ: str) -> Settings:
         return Settings.from_env({"FOOTAGE_VAR_DIR": str(tmp_path), **environ})
 
-    assert settings().concurrent_operations == 2
+    assert settings().concurrent_operations == 1  # SQLite: one at a time
+    postgres = "postgresql://footage@db.example/footage"
+    assert settings(FOOTAGE_DATABASE_URL=postgres).concurrent_operations == 2
+    assert settings(FOOTAGE_CONCURRENT_OPERATIONS="3").concurrent_operations == 3
     assert settings(FOOTAGE_CONCURRENT_OPERATIONS="0").concurrent_operations == 0
     assert settings().access_log is True
     assert settings(FOOTAGE_ENV="production").access_log is False
