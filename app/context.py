@@ -62,7 +62,8 @@ class Context:
     # The websocket this operation runs on (app.live); None for an HTTP request.
     socket: LiveConnection | None = None
     # The request's turn at this process's Python (app.turns, given by app.limits.OperationGate),
-    # lent while signing processes work for it; None outside the gate (websockets, tests).
+    # handed on when signing processes are to work for it; None outside the gate (websockets,
+    # tests, a limit of 0).
     turn: Turn | None = None
 
     @property

@@ -14,7 +14,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.pacing import Pacer
-from app.turns import Turn, Turns
+from app.turns import Turn
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -127,10 +127,11 @@ class OperationGate:
     at once, which every garbage collection then walks (30-40 ms pauses, BENCHMARKS.md), and
     their steps pile up in the same loop iterations. A small limit keeps both down (one on
     SQLite; two on PostgreSQL, where one page's CPU fills another's wait on the database:
-    app.settings.operations_at_once); waiting costs the loop nothing. Turns go oldest request
-    first, and a request lends its turn while the signing processes work for it (app.turns). A
-    turn starts once the request's body has arrived and ends when the response starts: a slow
-    writer or reader never holds one. 0: no limit on turns (requests are still paced).
+    app.settings.operations_at_once); waiting costs the loop nothing. A request waiting for the
+    signing processes hands its turn on to the next (app.turns). A turn starts once the
+    request's body has arrived and ends when the response starts: a slow writer or reader never
+    holds one. A client that hangs up while its request waits drops the request before any of
+    its work. 0: no limit on turns (requests are still paced).
 
     A request also starts at the loop's pace (``pacer``, app.pacing): when many cheap requests
     arrive together (sixteen ``{ __typename }`` whose bodies came in one poll), each would run to
@@ -161,7 +162,7 @@ class OperationGate:
         self.max_wait = max_wait
         self.max_queue = max_queue
         self.waiting = 0
-        self._turns = Turns(limit)
+        self._turns = asyncio.Semaphore(max(1, limit))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -179,61 +180,111 @@ class OperationGate:
                 return
             await self.app(scope, receive, send)
             return
-        _, replay = await read_body(receive)
+        arrived, replay = await read_body(receive)
+        if arrived[-1]["type"] == "http.disconnect":
+            return  # gone before its body was whole: nobody to work for
         turn = Turn(self._turns)
         # One bound for the whole wait: the pace, then the turn.
         deadline = asyncio.get_running_loop().time() + self.max_wait
-        refused = await self._paced(deadline)
+        refused = await self._paced(deadline, receive)
         if refused is None:
-            refused = await self._turn(turn, deadline)
+            refused = await self._turn(turn, deadline, receive)
+        if refused is _GONE:
+            return
         if refused is not None:
             await _overloaded(send, refused)
             return
-        # The app's context lends it around waits on other processes (app.turns).
+        # The app's context hands it on early while other processes work for it (app.turns).
         scope.setdefault("state", {})["turn"] = turn
 
         async def send_and_release(message: Message) -> None:
             if message["type"] == "http.response.start":
-                turn.finish()
+                turn.release()
             await send(message)
 
         try:
             await self.app(scope, replay, send_and_release)
         finally:
-            turn.finish()
+            turn.release()
 
-    async def _paced(self, deadline: float) -> str | None:
+    async def _paced(self, deadline: float, receive: Receive | None = None) -> str | None:
         """None once the pacer lets this request start (its queue is every request's steps,
         so under a flood it can be long); else why it may not."""
         if self.pacer is None or not self.pacer.due():
             return None
-        return await self._queued(self.pacer.pause(), deadline)
+        return await self._queued(self.pacer.pause(), deadline, receive)
 
-    async def _turn(self, turn: Turn, deadline: float) -> str | None:
+    async def _turn(self, turn: Turn, deadline: float, receive: Receive) -> str | None:
         """None once this request has its turn; else why it gets none."""
-        if not self._turns.busy():
+        if not self._turns.locked():
             await turn.take()
             return None
-        return await self._queued(turn.take(), deadline)
+        return await self._queued(turn.take(), deadline, receive)
 
-    async def _queued(self, wait: Coroutine[Any, Any, Any], deadline: float) -> str | None:
+    async def _queued(
+        self, wait: Coroutine[Any, Any, Any], deadline: float, receive: Receive | None
+    ) -> str | None:
         """``wait`` awaited as one of the queue (for the pacer or for a turn, both count
-        against ``max_queue``) until ``deadline``: None once it is done, else why not."""
+        against ``max_queue``) until ``deadline``: None once it is done, else why not.
+
+        With ``receive`` (the request's body already read, so the server's next message is
+        ``http.disconnect``), a client that hangs up meanwhile ends the wait: ``_GONE``, and
+        the request is dropped before any of its work, instead of running for nobody while
+        the requests behind it wait."""
         if self.waiting >= self.max_queue:
             wait.close()  # never started: nothing to clean up, nothing logged
             return _FULL
         self.waiting += 1
+        hangup = None if receive is None else _Hangup(receive)
         try:
             async with asyncio.timeout_at(deadline):
                 await wait
             return None
         except TimeoutError:
             return _LATE
+        except asyncio.CancelledError:
+            if hangup is None or not hangup.ended_wait():
+                raise
+            return _GONE
         finally:
             self.waiting -= 1
+            if hangup is not None:
+                hangup.stop()
+
+
+class _Hangup:
+    """Watches for the client's ``http.disconnect`` while the current task waits in the
+    queue, and cancels that wait when it comes (once, and only while the wait lasts)."""
+
+    __slots__ = ("_fired", "_task", "_watch")
+
+    def __init__(self, receive: Receive) -> None:
+        self._task: asyncio.Task[Any] | None = asyncio.current_task()
+        self._fired = False
+        self._watch = asyncio.ensure_future(receive())
+        self._watch.add_done_callback(self._heard)
+
+    def _heard(self, watch: asyncio.Future[Message]) -> None:
+        if watch.cancelled() or watch.exception() is not None or self._task is None:
+            return
+        if watch.result()["type"] == "http.disconnect":
+            self._fired = True
+            self._task.cancel()
+
+    def ended_wait(self) -> bool:
+        """Whether the cancellation being handled is this watch's alone (it is then undone);
+        one from elsewhere as well (the server shutting down) goes on."""
+        if not self._fired or self._task is None:
+            return False
+        return self._task.uncancel() == 0
+
+    def stop(self) -> None:
+        self._task = None
+        self._watch.cancel()
 
 
 _LATE = "no turn came in time"
+_GONE = "the client hung up"
 _FULL = "too many requests are waiting"
 
 

@@ -134,7 +134,7 @@ def create_app(
                     cache_size=settings.url_cache_size,
                     executor=processes.executor if processes else executor,
                     parallel=processes.parallel if processes else 1,
-                    lends=processes is not None,
+                    hands_on_turns=processes is not None,
                 ),
                 broker=broker,
                 storage=cleaner,

@@ -163,7 +163,7 @@ def operations_at_once(database_url: str) -> int:
     warm page cost more CPU and spread the waits of sixteen clients (the slowest 1.6x the
     median, against 1.1x one at a time). On PostgreSQL, two: a query is a wait on another
     process, which a second request fills (one at a time served 15-25% fewer pages a second).
-    Waits on the signing processes are lent either way (app.turns)."""
+    A request waiting for the signing processes hands its turn on either way (app.turns)."""
     return 1 if database_url.startswith("sqlite") else 2
 
 

@@ -20,7 +20,7 @@ class SignedUrlsBySignRequestsLoader(DataLoader[SignRequests, list[SignedUrl]]):
     rather than per URL keeps the loader's futures to one per parent.
 
     Not cached per request: the minter's cache already answers repeats, and tuples of requests
-    rarely repeat. ``turn``: the request's (app.turns), lent while signing processes work."""
+    rarely repeat. ``turn``: the request's (app.turns), handed on while signing processes work."""
 
     def __init__(self, minter: UrlMinter, turn: Turn | None = None) -> None:
         super().__init__(cache=False)

@@ -313,3 +313,57 @@ async def test_cheap_requests_arriving_together_start_at_the_loops_pace(limit: i
     assert inner.order.count("request") == 8
     # Three requests spend the budget; the loop's own work runs before the other five.
     assert inner.order.index("loop") == 3
+
+
+async def test_a_client_that_hangs_up_while_queued_is_dropped_before_any_work() -> None:
+    inner = HeldApp()
+    gate = OperationGate(inner, limit=1, path="/graphql", max_wait=60, max_queue=10)
+    first = asyncio.create_task(call(gate, "/graphql"))
+    await inner.working.wait()
+    hung_up = asyncio.Event()
+    body = {"type": "http.request", "body": b"{}", "more_body": False}
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if hung_up.is_set():
+            return {"type": "http.disconnect"}
+        if not sent:  # the body, once; then, as a server does, nothing until the hang-up
+            sent.append(body)
+            return body
+        await hung_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    gone = asyncio.create_task(gate({"type": "http", "path": "/graphql"}, receive, send))
+    async with asyncio.timeout(5):
+        while gate.waiting < 1:  # noqa: ASYNC110 (the gate's own count)
+            await asyncio.sleep(0)
+        hung_up.set()
+        await gone  # left the queue at once, while the first still holds the turn
+    assert gate.waiting == 0
+    assert sent == [body]  # nothing answered to nobody
+    third = asyncio.create_task(call(gate, "/graphql"))
+    inner.release.set()
+    assert [_status(await first), _status(await third)] == [200, 200]
+    assert inner.started == 2  # the first and the third: never the one that hung up
+
+
+async def test_a_client_gone_before_its_body_arrived_never_queues() -> None:
+    inner = HeldApp()
+    gate = OperationGate(inner, limit=1, path="/graphql", max_wait=60, max_queue=10)
+    parts = [
+        {"type": "http.request", "body": b"{", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return parts.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        raise AssertionError(f"sent to a client that is gone: {message}")
+
+    await gate({"type": "http", "path": "/graphql"}, receive, send)
+    assert inner.started == 0
+    assert gate.waiting == 0

@@ -151,6 +151,37 @@ async def test_minter_merges_concurrent_misses_for_the_same_object(tmp_path: Pat
     assert signer.signed == ["same.mp4"]
 
 
+async def test_a_request_cancelled_while_signing_fails_no_other_waiting_for_the_urls(
+    tmp_path: Path,
+) -> None:
+    """The first asker's query times out while its URLs are signed: a second request waiting for
+    the same URLs still gets them, and they are cached, not signed again."""
+    signer = recording_signer(tmp_path)
+    started, go = threading.Event(), threading.Event()
+    sign = signer.sign
+
+    def held_sign(*args: object, **kwargs: object) -> object:
+        started.set()
+        assert go.wait(30)
+        return sign(*args, **kwargs)  # type: ignore[arg-type]
+
+    signer.sign = held_sign  # type: ignore[method-assign]
+    urls = minter(signer, [1_000_000.0])
+    request = SignRequest("shared.mp4", 900)
+    first = asyncio.create_task(urls.mint([request]))
+    await asyncio.wait_for(asyncio.to_thread(started.wait), 30)
+    second = asyncio.create_task(urls.mint([request]))
+    await asyncio.sleep(0)
+    first.cancel()
+    await asyncio.sleep(0)
+    go.set()
+    [url] = await asyncio.wait_for(second, 30)
+    assert first.cancelled()
+    assert url.url.startswith("http://testserver/")
+    assert [url] == await urls.mint([request])
+    assert signer.signed == ["shared.mp4"]
+
+
 async def test_minter_splits_a_large_batch_over_its_workers(tmp_path: Path) -> None:
     signer = recording_signer(tmp_path)
     urls = UrlMinter(

@@ -12,7 +12,6 @@ Signing is the most expensive thing the server does, so the ``UrlMinter``:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import time
 from collections import OrderedDict
@@ -66,13 +65,13 @@ class UrlMinter:
         cache_size: int,
         executor: Executor,
         parallel: int = 1,
-        lends: bool = False,
+        hands_on_turns: bool = False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.signer = signer
-        # Whether a request lends its turn (app.turns) while its URLs are signed: when the
-        # executor is processes, whose work leaves this process's Python free meanwhile.
-        self.lends = lends
+        # Whether a request hands its turn on (app.turns) when its URLs are to be signed: when
+        # the executor is processes, whose work leaves this process's Python free meanwhile.
+        self.hands_on_turns = hands_on_turns
         self.window = window
         self.cache_size = cache_size
         self.parallel = max(1, parallel)
@@ -100,7 +99,7 @@ class UrlMinter:
         self, requests: Sequence[SignRequest], *, turn: Turn | None = None
     ) -> list[SignedUrl]:
         """URLs for ``requests`` in order, signing only what this window has not signed yet.
-        ``turn``: the asking request's, lent while it waits for signing processes."""
+        ``turn``: the asking request's, handed on when it is to wait for signing processes."""
         start = self.window_start()
         cache = self._window_cache(start)
         found: list[SignedUrl | None] = [cache.get(request) for request in requests]
@@ -128,35 +127,46 @@ class UrlMinter:
                 waits[request] = pending
             else:
                 misses[request] = None
-        lending = turn.lent() if turn is not None and self.lends else contextlib.nullcontext()
-        async with lending:
-            if misses:
-                await self._sign(list(misses), start, known)
-            for request, pending in waits.items():
-                known[request] = await pending
+        if turn is not None and self.hands_on_turns:
+            turn.release()  # the next request may start while other processes sign
+        if misses:
+            # Shielded: requests waiting for the same URLs (``waits``) get them, and the cache
+            # keeps them, even when the request that started the signing is cancelled (its
+            # query timeout, its client gone); the processes sign them regardless.
+            loop = asyncio.get_running_loop()
+            futures = {request: loop.create_future() for request in misses}
+            for request, future in futures.items():  # from now on, askers wait for these
+                self._in_flight[(request, start)] = future
+            signing = asyncio.ensure_future(self._sign(futures, start))
+            signing.add_done_callback(_retrieved)
+            await asyncio.shield(signing)
+            for request, future in futures.items():
+                known[request] = future.result()
+        for request, pending in waits.items():
+            known[request] = await pending
         return [known[request] for request in requests]
 
     async def _sign(
-        self, misses: list[SignRequest], start: int, found: dict[SignRequest, SignedUrl]
+        self, futures: dict[SignRequest, asyncio.Future[SignedUrl]], start: int
     ) -> None:
-        loop = asyncio.get_running_loop()
-        futures = {request: loop.create_future() for request in misses}
-        for request, future in futures.items():
-            self._in_flight[(request, start)] = future
+        """Signs the in-flight ``futures``' requests and settles them."""
+        misses = list(futures)
         self.signed += len(misses)
         try:
             urls = await self._signed(misses, start)
         except BaseException as error:
             for future in futures.values():
-                future.set_exception(error)
-                future.exception()  # retrieved here: waiters re-raise it, nobody logs it twice
+                if isinstance(error, asyncio.CancelledError):  # the loop is closing
+                    future.cancel()
+                else:
+                    future.set_exception(error)
+                    future.exception()  # retrieved: waiters re-raise it, nobody logs it twice
             raise
         finally:
             for request in misses:
                 self._in_flight.pop((request, start), None)
         for request, url in zip(misses, urls, strict=True):
             futures[request].set_result(url)
-            found[request] = url
             self._remember(request, start, url)
 
     async def _signed(self, misses: list[SignRequest], start: int) -> list[SignedUrl]:
@@ -185,6 +195,14 @@ class UrlMinter:
 
     def clear(self) -> None:
         self._cache.clear()
+
+
+def _retrieved(signing: asyncio.Future[None]) -> None:
+    """A failed signing reaches its requests through their futures (``_sign``), logged once
+    by the URL loader; for the shielded task itself, whose starter may be gone, it is taken as
+    seen."""
+    if not signing.cancelled():
+        signing.exception()
 
 
 def expiry(signed_at: int, window: int, expires_in: int) -> datetime:

@@ -9,22 +9,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 START_DEADLINE = 20.0
 
 
 @asynccontextmanager
-async def serving(app: Starlette, **config: object) -> AsyncIterator[str]:
+async def serving(app: ASGIApp, **config: object) -> AsyncIterator[str]:
     """Serve ``app`` (lifespan included) and yield its base URL, ``http://127.0.0.1:<port>``."""
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             host="127.0.0.1",
             port=0,
-            lifespan="on",
-            log_level="warning",
-            **config,  # type: ignore[arg-type]
+            **{"lifespan": "on", "log_level": "warning", **config},  # type: ignore[arg-type]
         )
     )
     task = asyncio.create_task(server.serve())
