@@ -14,7 +14,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.pacing import Pacer
-from app.turns import Turn
+from app.turns import Turn, Turns
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -128,10 +128,10 @@ class OperationGate:
     their steps pile up in the same loop iterations. A small limit keeps both down (one on
     SQLite; two on PostgreSQL, where one page's CPU fills another's wait on the database:
     app.settings.operations_at_once); waiting costs the loop nothing. A request waiting for the
-    signing processes hands its turn on to the next (app.turns). A turn starts once the
-    request's body has arrived and ends when the response starts: a slow writer or reader never
-    holds one. A client that hangs up while its request waits drops the request before any of
-    its work. 0: no limit on turns (requests are still paced).
+    signing processes hands its turn on to the next (app.turns), up to ``limit`` at once. A
+    turn starts once the request's body has arrived and ends when the response starts: a slow
+    writer or reader never holds one. A client that hangs up while its request waits drops the
+    request before any of its work. 0: no limit on turns (requests are still paced).
 
     A request also starts at the loop's pace (``pacer``, app.pacing): when many cheap requests
     arrive together (sixteen ``{ __typename }`` whose bodies came in one poll), each would run to
@@ -162,7 +162,7 @@ class OperationGate:
         self.max_wait = max_wait
         self.max_queue = max_queue
         self.waiting = 0
-        self._turns = asyncio.Semaphore(max(1, limit))
+        self._turns = Turns(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -199,13 +199,13 @@ class OperationGate:
 
         async def send_and_release(message: Message) -> None:
             if message["type"] == "http.response.start":
-                turn.release()
+                turn.finish()
             await send(message)
 
         try:
             await self.app(scope, replay, send_and_release)
         finally:
-            turn.release()
+            turn.finish()
 
     async def _paced(self, deadline: float, receive: Receive | None = None) -> str | None:
         """None once the pacer lets this request start (its queue is every request's steps,
@@ -216,7 +216,7 @@ class OperationGate:
 
     async def _turn(self, turn: Turn, deadline: float, receive: Receive) -> str | None:
         """None once this request has its turn; else why it gets none."""
-        if not self._turns.locked():
+        if not self._turns.semaphore.locked():
             await turn.take()
             return None
         return await self._queued(turn.take(), deadline, receive)

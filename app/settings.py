@@ -157,13 +157,15 @@ class Settings:
 
 
 def operations_at_once(database_url: str) -> int:
-    """The default number of GraphQL requests a process works on at once (BENCHMARKS.md,
-    "Turns"). On SQLite, one: its reads are this process's own CPU (the ``sqlite3`` module, under
-    the same GIL), so a second request has no wait to fill, and working on two at once made a
-    warm page cost more CPU and spread the waits of sixteen clients (the slowest 1.6x the
-    median, against 1.1x one at a time). On PostgreSQL, two: a query is a wait on another
-    process, which a second request fills (one at a time served 15-25% fewer pages a second).
-    A request waiting for the signing processes hands its turn on either way (app.turns)."""
+    """The default number of GraphQL requests a process works on at once (BENCHMARKS.md, "One
+    request at a time"). On SQLite, one: its reads are this process's own CPU (``sqlite3``, in
+    a thread, under the same GIL, which it gives up and takes back for every column read, so
+    beside another request's Python a page's reads stretch many times over), and a second
+    request has no wait to fill. Two at once made the warm page cost more CPU and spread the
+    waits of sixteen clients: the slowest 1.6-1.9x the mean, against 1.1-1.3x one at a time.
+    On PostgreSQL, two: a query is a wait on another process, which a second request fills (one
+    at a time served 13-25% fewer pages a second). Either way, a request waiting for the
+    signing processes hands its turn on (app.turns)."""
     return 1 if database_url.startswith("sqlite") else 2
 
 

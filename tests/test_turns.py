@@ -16,7 +16,7 @@ import pytest
 from app.main import create_app
 from app.media.signer import SignedUrl, SignRequest, UrlMinter
 from app.store.engine import make_engine
-from app.turns import Turn
+from app.turns import Turn, Turns
 from tests.conftest import Backend, make_settings, running
 from tests.support.graphql import gql
 from tests.test_gcs_app import PAGE, urls_of
@@ -25,25 +25,51 @@ from tests.test_gcs_signing import KEYED
 BOUND = 30.0  # seconds: a failing test stops here instead of hanging, never a timing assertion
 
 
-async def test_a_turn_is_given_up_once_however_often_it_is_released() -> None:
-    turns = asyncio.Semaphore(1)
+async def test_a_turn_is_given_up_once_however_often_it_is_finished() -> None:
+    turns = Turns(1)
     never_taken = Turn(turns)
-    never_taken.release()
+    never_taken.finish()
+    never_taken.hand_on()
     turn = Turn(turns)
     await turn.take()
-    assert turns.locked()
-    turn.release()
-    turn.release()  # handed on, then the response starts: one release
-    never_taken.release()
+    assert turns.semaphore.locked()
+    turn.hand_on()
+    turn.finish()  # handed on, then the response starts: one release
+    turn.finish()
+    never_taken.finish()
+    assert turns.handed_on == 0
     other = Turn(turns)
     await asyncio.wait_for(other.take(), BOUND)
-    assert turns.locked()  # the other's alone: nothing was released twice
-    other.release()
-    assert not turns.locked()
+    assert turns.semaphore.locked()  # the other's alone: nothing was released twice
+    other.finish()
+    assert not turns.semaphore.locked()
+
+
+async def test_at_most_limit_requests_are_at_work_beside_the_turns() -> None:
+    turns = Turns(1)
+    first, second, third = Turn(turns), Turn(turns), Turn(turns)
+    await first.take()
+    first.hand_on()  # waits on the signing processes: the second may start
+    assert not first.held
+    await asyncio.wait_for(second.take(), BOUND)
+    second.hand_on()  # one is already outside the count: the second keeps its turn
+    assert second.held
+    assert turns.handed_on == 1
+    waiting = asyncio.create_task(third.take())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    first.finish()  # the first is done: the second could hand on now
+    assert turns.handed_on == 0
+    second.hand_on()
+    await asyncio.wait_for(waiting, BOUND)
+    second.finish()
+    third.finish()
+    assert turns.handed_on == 0
+    assert not turns.semaphore.locked()
 
 
 async def test_a_cancelled_wait_for_a_turn_takes_none() -> None:
-    turns = asyncio.Semaphore(1)
+    turns = Turns(1)
     holder = Turn(turns)
     await holder.take()
     waiter = Turn(turns)
@@ -52,9 +78,9 @@ async def test_a_cancelled_wait_for_a_turn_takes_none() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    holder.release()
+    holder.finish()
     assert not waiter.held
-    assert not turns.locked()
+    assert not turns.semaphore.locked()
 
 
 class BlockingSigner:
@@ -83,7 +109,7 @@ async def test_the_minter_hands_the_turn_on_only_when_it_signs_in_processes(
         minter = UrlMinter(
             signer, window=300, cache_size=10, executor=executor, hands_on_turns=hands_on_turns
         )
-        turn = Turn(asyncio.Semaphore(1))
+        turn = Turn(Turns(1))
         await turn.take()
         minting = asyncio.create_task(minter.mint([SignRequest("a.mp4", 60)], turn=turn))
         await asyncio.wait_for(asyncio.to_thread(signer.started.wait), BOUND)

@@ -128,7 +128,7 @@ class UrlMinter:
             else:
                 misses[request] = None
         if turn is not None and self.hands_on_turns:
-            turn.release()  # the next request may start while other processes sign
+            turn.hand_on()  # the next request may start while other processes sign
         if misses:
             # Shielded: requests waiting for the same URLs (``waits``) get them, and the cache
             # keeps them, even when the request that started the signing is cancelled (its
