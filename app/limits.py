@@ -235,8 +235,10 @@ class OperationGate:
             wait.close()  # never started: nothing to clean up, nothing logged
             return _FULL
         self.waiting += 1
-        hangup = None if receive is None else _Hangup(receive)
+        hangup = None
         try:
+            if receive is not None:
+                hangup = _Hangup(receive)
             async with asyncio.timeout_at(deadline):
                 await wait
             return None
@@ -256,10 +258,12 @@ class _Hangup:
     """Watches for the client's ``http.disconnect`` while the current task waits in the
     queue, and cancels that wait when it comes (once, and only while the wait lasts)."""
 
-    __slots__ = ("_fired", "_task", "_watch")
+    __slots__ = ("_before", "_fired", "_task", "_watch")
 
     def __init__(self, receive: Receive) -> None:
         self._task: asyncio.Task[Any] | None = asyncio.current_task()
+        # Cancellations the task had before this watch: only one on top of them is its own.
+        self._before = self._task.cancelling() if self._task is not None else 0
         self._fired = False
         self._watch = asyncio.ensure_future(receive())
         self._watch.add_done_callback(self._heard)
@@ -276,7 +280,7 @@ class _Hangup:
         one from elsewhere as well (the server shutting down) goes on."""
         if not self._fired or self._task is None:
             return False
-        return self._task.uncancel() == 0
+        return self._task.uncancel() <= self._before
 
     def stop(self) -> None:
         self._task = None

@@ -7,8 +7,8 @@ processes: a cold page's hundreds of RSA signatures take a few hundred milliseco
 turn on (``hand_on``) for the rest of its life: the next request in line starts meanwhile, and
 this one finishes outside the count. At most ``limit`` requests are outside it at once; beyond
 that, a request keeps its turn through the wait, as it would with no handing on: sixteen cold
-pages all at work at once made the loop's longest stall 20.6 ms, against 9.5 ms two at a time
-(BENCHMARKS.md, "One request at a time").
+pages all at work at once made the loop's longest stall 20.6 ms, against 8.8-9.0 ms with this
+cap (BENCHMARKS.md, "One request at a time").
 
 It does not take a turn back when that wait ends. A request waiting for its turn back would hold
 its pooled database connection while the request holding the turn could be waiting for a

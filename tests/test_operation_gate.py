@@ -4,8 +4,10 @@ settings of the serving process that BENCHMARKS.md measured."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -315,39 +317,109 @@ async def test_cheap_requests_arriving_together_start_at_the_loops_pace(limit: i
     assert inner.order.index("loop") == 3
 
 
-async def test_a_client_that_hangs_up_while_queued_is_dropped_before_any_work() -> None:
+class HangingClient:
+    """A client as a server presents it: its body, then nothing until it hangs up."""
+
+    BODY: ClassVar[dict[str, Any]] = {"type": "http.request", "body": b"{}", "more_body": False}
+
+    def __init__(self) -> None:
+        self.hung_up = asyncio.Event()
+        self.sent: list[dict[str, Any]] = []
+        self._body_read = False
+        self.on_hang_up: list[Any] = []  # callbacks run as the disconnect is handed over
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._body_read:
+            self._body_read = True
+            return self.BODY
+        await self.hung_up.wait()
+        for callback in self.on_hang_up:
+            asyncio.get_running_loop().call_soon(callback)
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+GRAPHQL = {"type": "http", "path": "/graphql"}
+
+
+@contextlib.asynccontextmanager
+async def one_at_work() -> AsyncIterator[tuple[OperationGate, HeldApp]]:
+    """A gate of one turn, held by a first request until the block ends; then it answers."""
     inner = HeldApp()
     gate = OperationGate(inner, limit=1, path="/graphql", max_wait=60, max_queue=10)
     first = asyncio.create_task(call(gate, "/graphql"))
     await inner.working.wait()
-    hung_up = asyncio.Event()
-    body = {"type": "http.request", "body": b"{}", "more_body": False}
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if hung_up.is_set():
-            return {"type": "http.disconnect"}
-        if not sent:  # the body, once; then, as a server does, nothing until the hang-up
-            sent.append(body)
-            return body
-        await hung_up.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    gone = asyncio.create_task(gate({"type": "http", "path": "/graphql"}, receive, send))
-    async with asyncio.timeout(5):
-        while gate.waiting < 1:  # noqa: ASYNC110 (the gate's own count)
-            await asyncio.sleep(0)
-        hung_up.set()
-        await gone  # left the queue at once, while the first still holds the turn
-    assert gate.waiting == 0
-    assert sent == [body]  # nothing answered to nobody
-    third = asyncio.create_task(call(gate, "/graphql"))
+    yield gate, inner
     inner.release.set()
-    assert [_status(await first), _status(await third)] == [200, 200]
+    assert _status(await first) == 200
+
+
+async def hang_up_once_queued(gate: OperationGate, client: HangingClient) -> None:
+    while gate.waiting < 1:  # noqa: ASYNC110 (the gate's own count)
+        await asyncio.sleep(0)
+    client.hung_up.set()
+
+
+async def test_a_client_that_hangs_up_while_queued_is_dropped_before_any_work() -> None:
+    async with one_at_work() as (gate, inner):
+        client = HangingClient()
+        gone = asyncio.create_task(gate(GRAPHQL, client.receive, client.send))
+        async with asyncio.timeout(5):
+            await hang_up_once_queued(gate, client)
+            await gone  # left the queue at once, while the first still holds the turn
+        assert gate.waiting == 0
+        assert client.sent == []  # nothing answered to nobody
+        third = asyncio.create_task(call(gate, "/graphql"))
+    assert _status(await third) == 200
     assert inner.started == 2  # the first and the third: never the one that hung up
+
+
+async def test_a_client_that_hangs_up_while_waiting_for_the_pacer_is_dropped() -> None:
+    inner = HeldApp()
+    gate = OperationGate(
+        inner, limit=1, path="/graphql", max_wait=60, max_queue=10, pacer=StuckPacer()
+    )
+    client = HangingClient()
+    gone = asyncio.create_task(gate(GRAPHQL, client.receive, client.send))
+    async with asyncio.timeout(5):  # not max_wait's 60 s
+        await hang_up_once_queued(gate, client)
+        await gone
+    assert (gate.waiting, inner.started, client.sent) == (0, 0, [])
+
+
+async def test_a_request_cancelled_as_its_client_hangs_up_stays_cancelled() -> None:
+    """The hang-up undoes its own cancellation only: one from elsewhere (the server shutting
+    down) arriving with it goes on."""
+    async with one_at_work() as (gate, _):
+        client = HangingClient()
+        waiting = asyncio.create_task(gate(GRAPHQL, client.receive, client.send))
+        client.on_hang_up.append(waiting.cancel)  # just before the gate hears the hang-up
+        async with asyncio.timeout(5):
+            await hang_up_once_queued(gate, client)
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        assert gate.waiting == 0
+
+
+async def test_a_hang_up_is_told_apart_from_cancellations_the_task_had_before() -> None:
+    async with one_at_work() as (gate, _):
+        client = HangingClient()
+
+        async def after_a_swallowed_cancellation() -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):  # not uncancelled: cancelling() 1
+                await asyncio.sleep(0)
+            await gate(GRAPHQL, client.receive, client.send)
+
+        gone = asyncio.create_task(after_a_swallowed_cancellation())
+        async with asyncio.timeout(5):
+            await hang_up_once_queued(gate, client)
+            await gone  # dropped quietly, not a CancelledError
+        assert gate.waiting == 0
 
 
 async def test_a_client_gone_before_its_body_arrived_never_queues() -> None:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.demo.queries import document
 from app.media.local import LocalSigner
-from app.media.signer import SignRequest, UrlMinter
+from app.media.signer import SigningCancelled, SignRequest, UrlMinter
 from loaders.urls import SignedUrlsBySignRequestsLoader
 from tests.conftest import SIGNING_SECRET, ClientFactory
 from tests.support.graphql import error_codes, gql, same_signing_window
@@ -151,35 +152,93 @@ async def test_minter_merges_concurrent_misses_for_the_same_object(tmp_path: Pat
     assert signer.signed == ["same.mp4"]
 
 
-async def test_a_request_cancelled_while_signing_fails_no_other_waiting_for_the_urls(
+class HeldSigning:
+    """The recording signer, held in its worker until ``go`` is set."""
+
+    def __init__(self, signer: RecordingSigner) -> None:
+        self.started, self.go = threading.Event(), threading.Event()
+        sign = signer.sign
+
+        def held_sign(*args: object, **kwargs: object) -> object:
+            self.started.set()
+            assert self.go.wait(30)
+            return sign(*args, **kwargs)  # type: ignore[arg-type]
+
+        signer.sign = held_sign  # type: ignore[method-assign]
+
+    async def wait_started(self) -> None:
+        await asyncio.wait_for(asyncio.to_thread(self.started.wait), 30)
+
+
+async def test_a_caller_cancelled_while_signing_fails_no_other_waiting_for_the_urls(
     tmp_path: Path,
 ) -> None:
-    """The first asker's query times out while its URLs are signed: a second request waiting for
-    the same URLs still gets them, and they are cached, not signed again."""
+    """The caller that started a signing is cancelled while it runs: a second caller waiting
+    for the same URLs still gets them, and they are cached, not signed again."""
     signer = recording_signer(tmp_path)
-    started, go = threading.Event(), threading.Event()
-    sign = signer.sign
-
-    def held_sign(*args: object, **kwargs: object) -> object:
-        started.set()
-        assert go.wait(30)
-        return sign(*args, **kwargs)  # type: ignore[arg-type]
-
-    signer.sign = held_sign  # type: ignore[method-assign]
+    held = HeldSigning(signer)
     urls = minter(signer, [1_000_000.0])
     request = SignRequest("shared.mp4", 900)
     first = asyncio.create_task(urls.mint([request]))
-    await asyncio.wait_for(asyncio.to_thread(started.wait), 30)
+    await held.wait_started()
     second = asyncio.create_task(urls.mint([request]))
     await asyncio.sleep(0)
     first.cancel()
     await asyncio.sleep(0)
-    go.set()
+    held.go.set()
     [url] = await asyncio.wait_for(second, 30)
     assert first.cancelled()
     assert url.url.startswith("http://testserver/")
     assert [url] == await urls.mint([request])
     assert signer.signed == ["shared.mp4"]
+
+
+async def test_a_cancelled_waiter_fails_neither_the_signing_nor_the_other_waiters(
+    tmp_path: Path,
+) -> None:
+    signer = recording_signer(tmp_path)
+    held = HeldSigning(signer)
+    urls = minter(signer, [1_000_000.0])
+    a, b = SignRequest("a.mp4", 900), SignRequest("b.mp4", 900)
+    starter = asyncio.create_task(urls.mint([a, b]))
+    await held.wait_started()
+    cancelled, other, for_b = (asyncio.create_task(urls.mint([r])) for r in (a, a, b))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    await asyncio.sleep(0)
+    held.go.set()
+    signed = await asyncio.wait_for(asyncio.gather(starter, other, for_b), 30)
+    assert cancelled.cancelled()
+    assert signed[0] == [signed[1][0], signed[2][0]]
+    assert signer.signed == ["a.mp4", "b.mp4"]
+    assert await urls.mint([a, b]) == signed[0]  # cached
+    assert signer.signed == ["a.mp4", "b.mp4"]
+
+
+async def test_a_signing_cancelled_under_its_callers_is_an_error_for_them(tmp_path: Path) -> None:
+    """The executor cancels the queued signing (the app shutting down): its callers, not
+    themselves cancelled, get an error their URL fields answer as SIGNING_FAILED, and nothing
+    is left in flight."""
+    signer = recording_signer(tmp_path)
+    executor = ThreadPoolExecutor(max_workers=1)
+    urls = UrlMinter(signer, window=300, cache_size=10, executor=executor)
+    busy = threading.Event()
+    executor.submit(busy.wait, 30)  # the one worker is busy: the signing queues behind it
+    request = SignRequest("queued.mp4", 900)
+    starter = asyncio.create_task(urls.mint([request]))
+    for _ in range(3_000):  # until its signing is handed to the executor (bounded)
+        if urls.signed:
+            break
+        await asyncio.sleep(0.01)
+    waiter = asyncio.create_task(urls.mint([request]))
+    await asyncio.sleep(0)
+    executor.shutdown(wait=False, cancel_futures=True)
+    busy.set()
+    for caller in (starter, waiter):
+        with pytest.raises(SigningCancelled):
+            await asyncio.wait_for(caller, 30)
+    assert urls._in_flight == {}
+    assert signer.signed == []
 
 
 async def test_minter_splits_a_large_batch_over_its_workers(tmp_path: Path) -> None:

@@ -18,9 +18,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from app.turns import Turn
+
+T = TypeVar("T")
 
 
 class SignRequest(NamedTuple):
@@ -130,44 +132,55 @@ class UrlMinter:
         if turn is not None and self.hands_on_turns:
             turn.hand_on()  # the next request may start while other processes sign
         if misses:
-            # Shielded: requests waiting for the same URLs (``waits``) get them, and the cache
-            # keeps them, even when the request that started the signing is cancelled (its
-            # query timeout, its client gone); the processes sign them regardless.
+            # The signing runs in a task of its own, and every caller awaits it (or a future it
+            # settles) shielded: a caller cancelled meanwhile (a direct caller such as a stable
+            # link, at shutdown) neither cancels what others wait for nor loses the URLs for
+            # them or for the cache; the processes sign them regardless.
             loop = asyncio.get_running_loop()
             futures = {request: loop.create_future() for request in misses}
             for request, future in futures.items():  # from now on, askers wait for these
                 self._in_flight[(request, start)] = future
             signing = asyncio.ensure_future(self._sign(futures, start))
-            signing.add_done_callback(_retrieved)
-            await asyncio.shield(signing)
-            for request, future in futures.items():
-                known[request] = future.result()
+            signing.add_done_callback(functools.partial(self._settle, futures, start))
+            urls: list[SignedUrl] = await _shielded(signing)
+            known.update(zip(futures, urls, strict=True))
         for request, pending in waits.items():
-            known[request] = await pending
+            known[request] = await _shielded(pending)
         return [known[request] for request in requests]
 
     async def _sign(
         self, futures: dict[SignRequest, asyncio.Future[SignedUrl]], start: int
-    ) -> None:
-        """Signs the in-flight ``futures``' requests and settles them."""
+    ) -> list[SignedUrl]:
+        """The in-flight ``futures``' URLs, signed, kept and handed to their waiters."""
         misses = list(futures)
         self.signed += len(misses)
-        try:
-            urls = await self._signed(misses, start)
-        except BaseException as error:
-            for future in futures.values():
-                if isinstance(error, asyncio.CancelledError):  # the loop is closing
-                    future.cancel()
-                else:
-                    future.set_exception(error)
-                    future.exception()  # retrieved: waiters re-raise it, nobody logs it twice
-            raise
-        finally:
-            for request in misses:
-                self._in_flight.pop((request, start), None)
+        urls = await self._signed(misses, start)
         for request, url in zip(misses, urls, strict=True):
-            futures[request].set_result(url)
             self._remember(request, start, url)
+            if not futures[request].done():
+                futures[request].set_result(url)
+        return urls
+
+    def _settle(
+        self,
+        futures: dict[SignRequest, asyncio.Future[SignedUrl]],
+        start: int,
+        signing: asyncio.Future[list[SignedUrl]],
+    ) -> None:
+        """Once the signing task has ended, however it did: its futures are out of flight and
+        none is left pending; a failure reaches each waiter (the URL loader logs it once) and
+        is taken as seen for the task, whose starter may be gone."""
+        error = None if signing.cancelled() else signing.exception()
+        for request, future in futures.items():
+            if self._in_flight.get((request, start)) is future:
+                del self._in_flight[(request, start)]
+            if future.done():
+                continue
+            if error is None:
+                future.cancel()  # the task was cancelled: the app is shutting down
+            else:
+                future.set_exception(error)
+                future.exception()  # retrieved: waiters re-raise it, nobody logs it twice
 
     async def _signed(self, misses: list[SignRequest], start: int) -> list[SignedUrl]:
         """``misses`` signed by the workers: one batch, or ``parallel`` slices signed at once."""
@@ -197,12 +210,20 @@ class UrlMinter:
         self._cache.clear()
 
 
-def _retrieved(signing: asyncio.Future[None]) -> None:
-    """A failed signing reaches its requests through their futures (``_sign``), logged once
-    by the URL loader; for the shielded task itself, whose starter may be gone, it is taken as
-    seen."""
-    if not signing.cancelled():
-        signing.exception()
+class SigningCancelled(Exception):
+    """The signing a request waited for was cancelled (the app shutting down, its executor
+    cancelling queued work) while the request itself was not: an error its URL fields answer
+    as any signing failure, not a cancellation that would leave them unsettled."""
+
+
+async def _shielded(future: asyncio.Future[T]) -> T:
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if future.cancelled() and task is not None and task.cancelling() == 0:
+            raise SigningCancelled("the signing was cancelled") from None
+        raise
 
 
 def expiry(signed_at: int, window: int, expires_in: int) -> datetime:
