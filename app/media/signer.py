@@ -157,8 +157,7 @@ class UrlMinter:
         urls = await self._signed(misses, start)
         for request, url in zip(misses, urls, strict=True):
             self._remember(request, start, url)
-            if not futures[request].done():
-                futures[request].set_result(url)
+            futures[request].set_result(url)  # pending: every caller awaits it shielded
         return urls
 
     def _settle(
