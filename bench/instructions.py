@@ -37,7 +37,7 @@ from pathlib import Path
 from app.settings import Settings
 from bench.dataset import ensure_dataset
 from bench.inprocess import harness
-from bench.scenarios import STORAGES, scenarios
+from bench.scenarios import STORAGES, breakdown_scenarios, scenarios
 
 DEFAULT_SCENARIOS = ("page_urls_warm", "page_no_urls", "typename")
 # What ``make bench`` counts: the scenarios whose CPU matters and does not hang on signing
@@ -66,7 +66,7 @@ def _control(flag: str) -> None:
 
 async def _child(name: str, requests: int, results: int, slowdown: float, counted: bool) -> None:
     dataset = await ensure_dataset(results, None)
-    scenario = {s.name: s for s in scenarios(dataset)}[name]
+    scenario = {s.name: s for s in (*scenarios(dataset), *breakdown_scenarios(dataset))}[name]
     from bench.server import server_environment
 
     settings = Settings.from_env(server_environment(dataset, 8000, **STORAGES[scenario.storage]))

@@ -47,6 +47,30 @@ query BenchPage($uuid: String!, $first: Int!, $after: String) {
 PAGE_URLS = _PAGE % ("mediaUrl", "url")
 PAGE_NO_URLS = _PAGE % ("", "")
 
+# The warm page built up one selection at a time (``python -m bench.breakdown``): each step's
+# instructions less the step before's are what that selection costs, its loads, objects,
+# execution and JSON together. The last step is PAGE_URLS.
+_STEP = """
+query BenchPage($uuid: String!, $first: Int!, $after: String) {
+  userTest(uuid: $uuid) { %s }
+}"""
+_EDGES = "results(first: $first, after: $after) { edges { %s } }"
+_NODE = _EDGES % "node { pk %s }"
+_DOWNLOAD = _NODE % "recordings { download { %s } }"
+_MEDIA = _DOWNLOAD % "attachedMedia { language media { %s } }"
+BREAKDOWN: tuple[tuple[str, str], ...] = (
+    ("the user test", "query BenchPage($uuid: String!) { userTest(uuid: $uuid) { __typename } }"),
+    ("a page of 100 edges", _STEP % (_EDGES % "__typename")),
+    ("each result's `pk`", _STEP % (_NODE % "")),
+    ("each result's recordings", _STEP % (_NODE % "recordings { __typename }")),
+    ("each recording's download", _STEP % (_DOWNLOAD % "__typename")),
+    ("the media, grouped by language", _STEP % (_DOWNLOAD % "attachedMedia { language }")),
+    ("each media item", _STEP % (_MEDIA % "__typename")),
+    ("each item's `type` and `status`", _STEP % (_MEDIA % "type status")),
+    ("each item's `url`", _STEP % (_MEDIA % "type status url")),
+    ("each recording's `mediaUrl`", PAGE_URLS),
+)
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -71,11 +95,23 @@ def deep_position(dataset: Dataset) -> int:
     return max(0, min(DEEP, dataset.results - 100))
 
 
+def _page(dataset: Dataset, query: str, first: int = 100, position: int = 0) -> dict[str, Any]:
+    after = encode_cursor(dataset.result_id(position - 1)) if position else None
+    variables = {"uuid": dataset.user_test_uuid, "first": first, "after": after}
+    return {"query": query, "variables": variables}
+
+
+def breakdown_scenarios(dataset: Dataset) -> list[Scenario]:
+    """BREAKDOWN's steps, warm (in-process only: ``bench.breakdown`` counts them)."""
+    return [
+        Scenario(f"breakdown_{index}", label, _page(dataset, query), dataset.api_key, True)
+        for index, (label, query) in enumerate(BREAKDOWN)
+    ]
+
+
 def scenarios(dataset: Dataset) -> list[Scenario]:
     def page(query: str, first: int = 100, position: int = 0) -> dict[str, Any]:
-        after = encode_cursor(dataset.result_id(position - 1)) if position else None
-        variables = {"uuid": dataset.user_test_uuid, "first": first, "after": after}
-        return {"query": query, "variables": variables}
+        return _page(dataset, query, first, position)
 
     key = dataset.api_key
     deep = deep_position(dataset)
