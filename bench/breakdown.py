@@ -50,7 +50,7 @@ def table(steps: list[Step]) -> str:
     last step's (the whole page)."""
     whole = steps[-1].instructions
     lines = [
-        "| step: the page plus | instructions / request (millions) | added (millions) "
+        "| step (adds to the one above) | instructions / request (millions) | added (millions) "
         "| share of the page | response bytes |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     steps = []
     for scenario, size in checked:
         report = count(scenario.name, args.requests, args.results, SLOWDOWN)
-        instructions = int(str(report["instructions_per_request"]))
+        instructions = report["instructions_per_request"]
+        assert isinstance(instructions, int)
         print(f"{scenario.name}: {instructions:,} ({scenario.title})", flush=True)
         steps.append(Step(scenario.title, instructions, size))
     print()
