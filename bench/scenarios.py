@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,15 +105,19 @@ def _page(dataset: Dataset, query: str, first: int = 100, position: int = 0) -> 
 def breakdown_scenarios(dataset: Dataset) -> list[Scenario]:
     """BREAKDOWN's steps, warm (in-process only: ``bench.breakdown`` counts them)."""
     return [
-        Scenario(f"breakdown_{index}", label, _page(dataset, query), dataset.api_key, True)
+        Scenario(
+            f"breakdown_{index}",
+            label,
+            _page(dataset, query),
+            dataset.api_key,
+            urls="url" in query.lower(),  # `url`, `mediaUrl`
+        )
         for index, (label, query) in enumerate(BREAKDOWN)
     ]
 
 
 def scenarios(dataset: Dataset) -> list[Scenario]:
-    def page(query: str, first: int = 100, position: int = 0) -> dict[str, Any]:
-        return _page(dataset, query, first, position)
-
+    page = functools.partial(_page, dataset)
     key = dataset.api_key
     deep = deep_position(dataset)
     return [
