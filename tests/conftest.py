@@ -108,6 +108,12 @@ async def connection(backend: Backend) -> AsyncIterator[AsyncConnection]:
     """One connection in a transaction that is rolled back after the test."""
     async with backend.engine.connect() as conn:
         transaction = await conn.begin()
+        if backend.name == "sqlite":
+            # sqlite3's legacy transaction handling opens a transaction only before a write:
+            # an app's write (a SAVEPOINT, see ``client_factory``) coming first would be the
+            # outermost and its RELEASE would commit it, past this test's rollback and into the
+            # next tests' data. Opened here, every write of the test stays inside it.
+            await conn.exec_driver_sql("BEGIN")
         try:
             yield conn
         finally:
