@@ -17,6 +17,7 @@ from app.media.signer import UrlMinter
 from app.pacing import Pacer
 from app.settings import Settings
 from app.store.facade import Connect, Store
+from app.store.tree_cache import TreeCache
 from app.turns import Turn
 from loaders.container import Loaders
 
@@ -40,6 +41,8 @@ class Services:
     storage: StorageCleaner
     # Spreads a page's many sibling steps over loop iterations (app.pacing); one per process.
     pacer: Pacer = field(default_factory=Pacer)
+    # Results' recordings and media, kept between requests (app.store.tree_cache).
+    trees: TreeCache = field(default_factory=lambda: TreeCache(0))
 
 
 @dataclass(slots=True)
@@ -138,7 +141,9 @@ class Context:
 
 
 async def build_context(services: Services, request: HTTPConnection) -> Context:
-    store = Store(services.connect, services.begin, pause=services.pacer.pause)
+    store = Store(
+        services.connect, services.begin, pause=services.pacer.pause, trees=services.trees
+    )
     token = bearer_token(request.headers.get("authorization"))
     state = request.scope.get("state", {})
     viewer = await services.authenticator.authenticate(store, token)

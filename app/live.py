@@ -109,7 +109,7 @@ class LiveConnection:
         return Context(
             request=self.websocket,
             settings=services.settings,
-            store=Store(services.connect, services.begin),
+            store=Store(services.connect, services.begin, trees=services.trees),
             minter=services.minter,
             broker=services.broker,
             storage=services.storage,

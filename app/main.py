@@ -42,6 +42,7 @@ from app.store.engine import make_engine
 from app.store.facade import Connect
 from app.store.migrate import pending_revision
 from app.store.outbox import Outbox
+from app.store.tree_cache import TreeCache
 
 log = logging.getLogger("footage")
 
@@ -139,6 +140,7 @@ def create_app(
                 broker=broker,
                 storage=cleaner,
                 pacer=pacer,
+                trees=TreeCache(settings.read_cache_size),
             )
             app.state.local_signer = local
             app.state.demo_key = _demo_key(settings)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import gc
 import json
 import multiprocessing
@@ -231,14 +230,12 @@ async def measure(
     settings_for: Callable[[str], Settings], scenarios: Sequence[Scenario]
 ) -> dict[str, Counts | str]:
     """Counts per scenario (or what went wrong), on an app with the scenario's storage
-    settings (``settings_for(storage)``); cold scenarios run on an app whose URL cache is
-    off."""
+    settings (``settings_for(storage)``), its caches as the scenario has them (cold scenarios:
+    the URL cache off; ``read_cache=False``: the read cache off)."""
     found: dict[str, Counts | str] = {}
     for server in dict.fromkeys(s.server for s in scenarios):
         chosen = [s for s in scenarios if s.server == server]
-        storage, cold = server
-        settings = settings_for(storage)
-        configured = dataclasses.replace(settings, url_cache_size=0) if cold else settings
+        configured = chosen[0].configure(settings_for(chosen[0].storage))
         async with harness(configured) as bench:
             for scenario in chosen:
                 try:

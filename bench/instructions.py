@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import json
 import os
@@ -70,6 +71,8 @@ async def _child(name: str, requests: int, results: int, slowdown: float, counte
     from bench.server import server_environment
 
     settings = Settings.from_env(server_environment(dataset, 8000, **STORAGES[scenario.storage]))
+    if not scenario.read_cache:
+        settings = dataclasses.replace(settings, read_cache_size=0)
     async with harness(settings) as bench:
         pacer = bench.app.state.services.pacer
         pacer.budget *= slowdown

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 from pathlib import Path
 
 import httpx
@@ -35,9 +34,9 @@ FLAT_LINES = 45
 
 
 async def in_process(dataset: Dataset, scenario: Scenario, requests: int, concurrency: int) -> str:
-    settings = Settings.from_env(server_environment(dataset, 8000, **STORAGES[scenario.storage]))
-    if scenario.cold:
-        settings = dataclasses.replace(settings, url_cache_size=0)
+    settings = scenario.configure(
+        Settings.from_env(server_environment(dataset, 8000, **STORAGES[scenario.storage]))
+    )
     async with harness(settings) as bench:
         await bench.post(scenario)  # warm: caches, connection, API key
         rounds = max(1, requests // concurrency)
@@ -56,9 +55,7 @@ def in_server(
     var_dir = Path(dataset.var_dir)
     saved = var_dir / f"profile-{scenario.name}.pyisession"
     program = ["-m", "bench.profiled_server", str(saved)]
-    extra = {**STORAGES[scenario.storage], **extra}
-    if scenario.cold:
-        extra = {**extra, "FOOTAGE_URL_CACHE_SIZE": "0"}
+    extra = {**scenario.environment, **extra}
     with serve(dataset, var_dir / "server-profile.log", program=program, **extra) as server:
         url = f"{server.base}/graphql"
         headers = {"Authorization": f"Bearer {scenario.api_key}"}

@@ -31,12 +31,17 @@ def targets(run: Run) -> list[dict[str, Any]]:
     def add(target: str, measured: str, met: bool | None) -> None:
         rows.append({"target": target, "measured": measured, "met": met})
 
-    page, one = _counts(run, "page_urls_warm"), _counts(run, "page1_urls")
+    # Judged with the read cache off (every recording and media row read), which is what a
+    # page costs the first time; the warm page's own count is beside it.
+    page, one = _counts(run, "page_urls_uncached"), _counts(run, "page1_urls")
+    cached = _counts(run, "page_urls_warm")
     if page and one:
         add(
             "100-result page ≤ 4 SQL statements, same for 1 and 100",
-            f"{page['statements']} for 100, {one['statements']} for 1 (a request that misses "
-            "the API key cache adds the key's lookup and its last-use update)",
+            f"{page['statements']} for 100, {one['statements']} for 1, read cache off"
+            + (f" ({cached['statements']} with the page's trees cached)" if cached else "")
+            + " (a request that misses the API key cache adds the key's lookup and its "
+            "last-use update)",
             page["statements"] <= 4 and page["statements"] == one["statements"],
         )
     warm1, warm16 = _load(run, "page_urls_warm", 1), _load(run, "page_urls_warm", 16)
@@ -51,6 +56,14 @@ def targets(run: Run) -> list[dict[str, Any]]:
             "warm 100-result page: ≥ 40 req/s at c=16, no request over 250 ms",
             f"{warm16['rps']:.1f} req/s, slowest {warm16['max_ms']:.0f} ms",
             warm16["rps"] >= 40 and warm16["max_ms"] <= 250 and not warm16["errors"],
+        )
+    uncached16 = _load(run, "page_urls_uncached", 16)
+    if uncached16:
+        add(
+            "the same, with the read cache off (not a target: every request reads its "
+            "recordings and media)",
+            f"{uncached16['rps']:.1f} req/s, slowest {uncached16['max_ms']:.0f} ms",
+            uncached16["rps"] >= 40 and uncached16["max_ms"] <= 250 and not uncached16["errors"],
         )
     repeats = [
         (name, c["signatures"])

@@ -246,13 +246,10 @@ def main(argv: list[str] | None = None) -> None:
     var_dir = Path(dataset.var_dir)
     for server_settings in dict.fromkeys(s.server for s in chosen if s.http):
         group = [s for s in chosen if s.http and s.server == server_settings]
-        storage, cold = server_settings
-        extra = {
-            **STORAGES[storage],
-            **args.set,
-            **({"FOOTAGE_URL_CACHE_SIZE": "0"} if cold else {}),
-        }
-        log_file = var_dir / f"server-{storage}-{'cold' if cold else 'warm'}.log"
+        storage, cold, read_cache = server_settings
+        extra = {**group[0].environment, **args.set}
+        name = f"{storage}-{'cold' if cold else 'warm'}{'' if read_cache else '-uncached'}"
+        log_file = var_dir / f"server-{name}.log"
         with serve(dataset, log_file, **extra) as server:
             for scenario in group:
                 before = _spread_signing(scenario, counts, settings_for)

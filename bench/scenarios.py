@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from app.demo.queries import document
+from app.settings import Settings
 from bench.dataset import Dataset
 from resolvers.pagination import encode_cursor
 
@@ -81,14 +83,34 @@ class Scenario:
     api_key: str
     urls: bool = False  # selects signed URLs
     cold: bool = False  # measured with the URL cache off (FOOTAGE_URL_CACHE_SIZE=0)
+    # False: measured with the read cache off (FOOTAGE_READ_CACHE_SIZE=0, app.store.tree_cache):
+    # every request reads its results' recordings and media.
+    read_cache: bool = True
     http: bool = True  # False: in-process probe only (statement count)
     storage: str = "local"  # a key of STORAGES
     concurrency: tuple[int, ...] = (1, 16)  # the HTTP runs
 
     @property
-    def server(self) -> tuple[str, bool]:
+    def server(self) -> tuple[str, bool, bool]:
         """Scenarios with the same server settings share a server."""
-        return self.storage, self.cold
+        return self.storage, self.cold, self.read_cache
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The server's settings beyond its storage's (``STORAGES``)."""
+        return {
+            **STORAGES[self.storage],
+            **({"FOOTAGE_URL_CACHE_SIZE": "0"} if self.cold else {}),
+            **({} if self.read_cache else {"FOOTAGE_READ_CACHE_SIZE": "0"}),
+        }
+
+    def configure(self, settings: Settings) -> Settings:
+        """``settings`` (of the scenario's storage) with its caches as the scenario has them."""
+        if self.cold:
+            settings = dataclasses.replace(settings, url_cache_size=0)
+        if not self.read_cache:
+            settings = dataclasses.replace(settings, read_cache_size=0)
+        return settings
 
 
 def deep_position(dataset: Dataset) -> int:
@@ -138,6 +160,14 @@ def scenarios(dataset: Dataset) -> list[Scenario]:
             urls=True,
             cold=True,
         ),
+        Scenario(
+            "page_urls_uncached",
+            "100-result page + URLs, warm, read cache off",
+            page(PAGE_URLS),
+            key,
+            urls=True,
+            read_cache=False,
+        ),
         Scenario("page_no_urls", "100-result page, no URL fields", page(PAGE_NO_URLS), key),
         Scenario(
             "page_deep_no_urls",
@@ -161,10 +191,11 @@ def scenarios(dataset: Dataset) -> list[Scenario]:
         ),
         Scenario(
             "page1_urls",
-            "1-result page + URLs (statement count only)",
+            "1-result page + URLs, read cache off (statement count only)",
             page(PAGE_URLS, first=1),
             key,
             urls=True,
             http=False,
+            read_cache=False,
         ),
     ]

@@ -1,11 +1,16 @@
-"""How ``make bench`` judges the cold RSA page (bench.report): against the cost of its
-signatures spread over the cores, measured beside the cold run when the run has it."""
+"""How ``make bench`` judges its targets (bench.report): the cold RSA page against the cost of
+its signatures spread over the cores, measured beside the cold run when the run has it; the
+statements of a page as a first read costs them."""
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 from bench.report import targets
+from bench.scenarios import Scenario
+from tests.conftest import make_settings
 
 COLD = "cold page (RSA) at most warm + 1.1x its 621 signatures over 2 cores (p50, c=1)"
 
@@ -71,3 +76,35 @@ def test_the_deep_page_is_judged_on_instructions_when_counted() -> None:
     del run["scenarios"]["page_deep_no_urls"]["instructions"]
     (row,) = [row for row in targets(run) if row["target"].startswith("page 9,900 deep")]
     assert row["met"] is False  # on CPU time alone
+
+
+def test_the_statement_target_is_judged_with_the_read_cache_off() -> None:
+    """A page's statements are counted as a first read costs them (read cache off); the warm
+    page's fewer statements, its trees cached, are shown beside them, not judged."""
+    run: dict[str, Any] = {
+        "cores": 2,
+        "scenarios": {
+            "page_urls_warm": {"counts": {"statements": 2, "signatures": 0, "max_stall_ms": 1.0}},
+            "page_urls_uncached": {"counts": {"statements": 4, "max_stall_ms": 1.0}},
+            "page1_urls": {"counts": {"statements": 4, "max_stall_ms": 1.0}},
+        },
+    }
+    (row,) = [r for r in targets(run) if r["target"].startswith("100-result page ≤ 4 SQL")]
+    assert row["met"] is True
+    assert row["measured"].startswith("4 for 100, 4 for 1, read cache off (2 with the page's")
+    run["scenarios"]["page_urls_uncached"]["counts"]["statements"] = 5
+    (row,) = [r for r in targets(run) if r["target"].startswith("100-result page ≤ 4 SQL")]
+    assert row["met"] is False
+
+
+def test_a_scenario_without_the_read_cache_turns_it_off_in_process_and_in_its_server(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    base = Scenario("x", "x", {}, "key")
+    uncached = dataclasses.replace(base, read_cache=False)
+    assert base.configure(settings).read_cache_size == settings.read_cache_size > 0
+    assert uncached.configure(settings).read_cache_size == 0
+    assert "FOOTAGE_READ_CACHE_SIZE" not in base.environment
+    assert uncached.environment["FOOTAGE_READ_CACHE_SIZE"] == "0"
+    assert base.server != uncached.server  # separate servers

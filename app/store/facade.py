@@ -13,7 +13,8 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BindParameter,
@@ -45,6 +46,7 @@ from app.store.records import (
     TranscriptionRecord,
     UserTestRecord,
 )
+from app.store.tree_cache import TreeCache
 from app.store.writes import Writes
 
 AnySelect = Select[*tuple[Any, ...]]
@@ -67,6 +69,7 @@ _RESULT_COLUMNS = (
     _P.anonymous_id,
     _P.email,
     _P.name.label("participant_name"),
+    _R.revision,  # not in the record: the store's, for its read cache (``_note_revisions``)
 )
 
 
@@ -256,6 +259,23 @@ def _by_keys(workspace_id: int, keys: Sequence[object]) -> dict[str, object]:
     return {"workspace_id": workspace_id, "keys": list(keys)}
 
 
+_Record = TypeVar("_Record")
+_RESULT_ID = attrgetter("result_id")
+_RECORDING_ID = attrgetter("recording_id")
+
+
+def _grouped(
+    records: Sequence[_Record], keys: Sequence[int], key: Callable[[_Record], int]
+) -> dict[int, list[_Record]]:
+    """The records of each of ``keys`` (``[]`` when none), in the order read; others left."""
+    grouped: dict[int, list[_Record]] = {k: [] for k in keys}
+    for record in records:
+        listed = grouped.get(key(record))
+        if listed is not None:
+            listed.append(record)
+    return grouped
+
+
 class StoreClosed(RuntimeError):
     """A read or write on a store after ``close()``: the request it served is over."""
 
@@ -267,7 +287,13 @@ ROWS_PER_STEP = 100
 class Store(ChangeFeedReads, Writes):
     """``pause``: the process's pacer (``Pacer.pause``, app.pacing), awaited between every
     ROWS_PER_STEP rows of a read, so converting a page's 550 media rows does not hold the loop
-    in one piece. HTTP requests' stores have it; a websocket's (app.live) do not."""
+    in one piece. HTTP requests' stores have it; a websocket's (app.live) do not.
+
+    ``trees``: the process's read cache (app.store.tree_cache). Recordings and media of results
+    this store has read (with their revisions) are answered from it when their trees are
+    cached as of those revisions, and kept in it when read. What the store learnt is forgotten
+    by a write and by ``release``: afterwards, only a result read again is answered from the
+    cache."""
 
     def __init__(
         self,
@@ -275,10 +301,17 @@ class Store(ChangeFeedReads, Writes):
         begin: Connect,
         *,
         pause: Callable[[], Awaitable[None]] | None = None,
+        trees: TreeCache | None = None,
     ) -> None:
         self._connect = connect
         self._begin = begin
         self._pause = pause
+        self._trees = trees if trees is not None and trees.size else None
+        # Read by this store: results' revisions, by result id, in one workspace's reads, and
+        # the result of each recording read of those results.
+        self._revisions: dict[int, int] = {}
+        self._revisions_workspace: int | None = None
+        self._recording_results: dict[int, int] = {}
         self._stack = AsyncExitStack()
         self._connection: AsyncConnection | None = None
         self._lock = asyncio.Lock()
@@ -299,6 +332,7 @@ class Store(ChangeFeedReads, Writes):
         reused, so it is invalidated (the pool closes it and opens a fresh one later); others
         still queued, which after ``close`` raise instead of checking out a connection that
         nothing would return."""
+        self._forget_revisions()
         connection, self._connection = self._connection, None
         if connection is not None and self._lock.locked():
             await connection.invalidate()
@@ -315,12 +349,26 @@ class Store(ChangeFeedReads, Writes):
         is released first, so a request never holds two pooled connections."""
         async with self._lock:
             self._check_open()
+            self._forget_revisions()  # what it writes may change them
             if self._connection is not None:
                 self._connection = None
                 await self._stack.aclose()
                 self._stack = AsyncExitStack()
             async with self._begin() as connection:
                 yield connection
+
+    def _forget_revisions(self) -> None:
+        self._revisions.clear()
+        self._recording_results.clear()
+
+    def _note_revisions(self, workspace_id: int, rows: Sequence[AnyRow]) -> None:
+        """Remember the revisions of results just read (``_RESULT_COLUMNS``' last)."""
+        if self._trees is None:
+            return
+        if workspace_id != self._revisions_workspace:
+            self._forget_revisions()
+            self._revisions_workspace = workspace_id
+        self._revisions.update([(row[0], row[9]) for row in rows])
 
     async def _rows(
         self, statement: Any, parameters: dict[str, object] | None = None
@@ -400,6 +448,7 @@ class Store(ChangeFeedReads, Writes):
         self, *, workspace_id: int, uuids: Sequence[str]
     ) -> list[ResultRecord]:
         rows = await self._rows(_RESULTS_BY_UUIDS, _by_keys(workspace_id, uuids))
+        self._note_revisions(workspace_id, rows)
         return [_result(row) for row in rows]
 
     async def fetch_result_pages(
@@ -410,6 +459,7 @@ class Store(ChangeFeedReads, Writes):
         if len(pages) == 1:
             (page,) = pages
             rows = await self._rows(_page_statement(page), _page_parameters(workspace_id, page))
+            self._note_revisions(workspace_id, rows)
             records = [_result(row) for row in rows]
             if page.backward:
                 records.reverse()
@@ -422,6 +472,7 @@ class Store(ChangeFeedReads, Writes):
         ]
         subqueries = [s.subquery() for s in selects]
         rows = await self._rows(union_all(*(select(sq) for sq in subqueries)))
+        self._note_revisions(workspace_id, rows)
         grouped: list[list[ResultRecord]] = [[] for _ in pages]
         for row in rows:
             grouped[row.page_index].append(_result(row))
@@ -445,8 +496,36 @@ class Store(ChangeFeedReads, Writes):
     async def fetch_recordings_by_result_ids(
         self, *, workspace_id: int, result_ids: Sequence[int]
     ) -> list[RecordingRecord]:
-        rows = await self._rows(_RECORDINGS_BY_RESULT_IDS, _by_keys(workspace_id, result_ids))
-        return [_recording(row) for row in rows]
+        """Their recordings, from the read cache where it has them (see ``Store``)."""
+        trees = self._trees
+        if trees is None or workspace_id != self._revisions_workspace:
+            rows = await self._rows(_RECORDINGS_BY_RESULT_IDS, _by_keys(workspace_id, result_ids))
+            return [_recording(row) for row in rows]
+        revisions, links = self._revisions, self._recording_results
+        found: list[RecordingRecord] = []
+        missing: list[int] = []
+        for result_id in result_ids:
+            revision = revisions.get(result_id)
+            tree = None if revision is None else trees.get(result_id, revision)
+            if tree is None or tree.recordings is None:
+                missing.append(result_id)
+                continue
+            for record in tree.recordings:
+                links[record[0]] = result_id
+            found += tree.recordings
+        if not missing:
+            return found
+        rows = await self._rows(_RECORDINGS_BY_RESULT_IDS, _by_keys(workspace_id, missing))
+        read = [_recording(row) for row in rows]
+        kept = _grouped(read, [r for r in missing if r in revisions], _RESULT_ID)
+        for result_id, records in kept.items():
+            for record in records:
+                links[record.id] = result_id
+            tree = trees.keep(result_id, revisions[result_id])
+            if tree is not None:
+                tree.recordings = records
+        found += read
+        return found
 
     async def fetch_recordings_by_uuids(
         self, *, workspace_id: int, uuids: Sequence[str]
@@ -457,8 +536,35 @@ class Store(ChangeFeedReads, Writes):
     async def fetch_attached_media_by_recording_ids(
         self, *, workspace_id: int, recording_ids: Sequence[int]
     ) -> list[AttachedMediaRecord]:
-        rows = await self._rows(_MEDIA_BY_RECORDING_IDS, _by_keys(workspace_id, recording_ids))
-        return [_new_tuple(AttachedMediaRecord, row) for row in rows]
+        """Their media, from the read cache where it has them (see ``Store``): recordings this
+        store read by result."""
+        trees = self._trees
+        if trees is None or workspace_id != self._revisions_workspace:
+            rows = await self._rows(_MEDIA_BY_RECORDING_IDS, _by_keys(workspace_id, recording_ids))
+            return [_new_tuple(AttachedMediaRecord, row) for row in rows]
+        revisions, links = self._revisions, self._recording_results
+        found: list[AttachedMediaRecord] = []
+        missing: list[int] = []
+        for recording_id in recording_ids:
+            result_id = links.get(recording_id)
+            tree = None if result_id is None else trees.get(result_id, revisions[result_id])
+            media = None if tree is None else tree.media.get(recording_id)
+            if media is None:
+                missing.append(recording_id)
+            else:
+                found += media
+        if not missing:
+            return found
+        rows = await self._rows(_MEDIA_BY_RECORDING_IDS, _by_keys(workspace_id, missing))
+        read: list[AttachedMediaRecord] = [_new_tuple(AttachedMediaRecord, row) for row in rows]
+        kept = _grouped(read, [r for r in missing if r in links], _RECORDING_ID)
+        for recording_id, records in kept.items():
+            result_id = links[recording_id]
+            tree = trees.keep(result_id, revisions[result_id])
+            if tree is not None:
+                tree.media[recording_id] = records
+        found += read
+        return found
 
     async def fetch_attached_media_by_uuids(
         self, *, workspace_id: int, uuids: Sequence[str]

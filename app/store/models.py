@@ -170,6 +170,9 @@ class UserTestResult(Base):
     name: Mapped[str] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    # Changes with what the result's recordings and media read as; kept by triggers (migration
+    # 0004), never reused. The read cache checks a cached tree by it (app.store.tree_cache).
+    revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     user_test: Mapped[UserTest] = relationship(lazy="raise")
     participant: Mapped[Participant | None] = relationship(lazy="raise")
