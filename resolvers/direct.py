@@ -15,9 +15,11 @@ import strawberry
 from graphql import GraphQLObjectType
 
 from app.execution import ignores_path
-from resolvers import attached_media, recording, user_test_result
+from resolvers import attached_media, recording, user_test, user_test_result
 
 DIRECT_RESOLVERS = {
+    "UserTestResultEdge": user_test.EDGE_DIRECT_RESOLVERS,
+    "UserTestResult": user_test_result.RESULT_DIRECT_RESOLVERS,
     "UserTestResultRecordings": user_test_result.DIRECT_RESOLVERS,
     "TestSessionRecording": recording.DIRECT_RESOLVERS,
     "AttachedMedia": attached_media.DIRECT_RESOLVERS,

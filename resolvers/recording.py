@@ -123,6 +123,7 @@ class TestSessionRecording(Node):
         description="The note given with the last transition (why it paused, failed, ...)."
     )
     _id: strawberry.Private[int]
+    _uuid: strawberry.Private[str]
     _storage_key: strawberry.Private[str | None]
     _names: strawberry.Private[tuple[str | None, ...]]
     # Fetched by ``build`` for what the selection asks (None: fetch when asked): the attached
@@ -133,12 +134,16 @@ class TestSessionRecording(Node):
     _document: strawberry.Private[dict[str, Any] | None] = None  # the transcript, when fetched
     _document_fetched: strawberry.Private[bool] = False
 
+    # Made when asked, as AttachedMedia's: a page builds 100 recordings.
+    @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("TestSessionRecording", self._uuid))
+
     @classmethod
     def from_record(cls, record: RecordingRecord) -> TestSessionRecording:
         return built(
             cls,
             {
-                "id": strawberry.ID(to_global_id("TestSessionRecording", record.uuid)),
                 "is_audio": record.is_audio,
                 "mime_type": record.mime_type,
                 "filesize": SafeInt(record.filesize) if record.filesize is not None else None,
@@ -167,6 +172,7 @@ class TestSessionRecording(Node):
                 "status_changed_by": RecordingCaller.from_json(record.status_caller),
                 "status_note": record.status_note,
                 "_id": record.id,
+                "_uuid": record.uuid,
                 "_storage_key": record.storage_key,
                 "_names": (record.user_test_name, record.participant_label, "recording"),
                 "_media": None,
@@ -481,6 +487,7 @@ def _attached_media(
 # the declared resolvers, without Strawberry's per-call argument conversion, and without a
 # coroutine when ``build`` fetched what they need.
 DIRECT_RESOLVERS: dict[str, DirectResolver] = {
+    "id": lambda source, _info: source.id(),
     "mediaUrl": direct_url_resolver("mediaUrl"),
     "signedMediaUrl": direct_signed_url_resolver("signedMediaUrl"),
     "attachedMedia": _attached_media,

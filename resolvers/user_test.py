@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -16,10 +18,23 @@ from resolvers.recording_selection import page_recordings_selection
 from resolvers.user_test_result import UserTestResult
 
 
+def _edge_cursor(root: UserTestResultEdge) -> str:
+    return encode_cursor(root.node.pk)
+
+
 @strawberry.type(description="A result and its cursor.")
 class UserTestResultEdge:
-    cursor: str = strawberry.field(description="Opaque cursor; pass it as `after` or `before`.")
+    # Encoded when asked: a page has 100 edges, and its selection may not name their cursors.
+    cursor: str = strawberry.field(
+        resolver=_edge_cursor, description="Opaque cursor; pass it as `after` or `before`."
+    )
     node: UserTestResult = strawberry.field(description="The result.")
+
+
+# What graphql-core calls for the edge's cursor (installed by resolvers.direct).
+EDGE_DIRECT_RESOLVERS: dict[str, Callable[..., Any]] = {
+    "cursor": lambda source, _info: _edge_cursor(source),
+}
 
 
 @strawberry.type(description="A page of a user test's results (Relay cursor connection).")
@@ -91,20 +106,14 @@ class UserTest(Node):
             )
         result = UserTestResult.from_record
         edges = PacedList(
-            [
-                built(
-                    UserTestResultEdge,
-                    {"cursor": encode_cursor(r.id), "node": result(r, ahead.get(r.id))},
-                )
-                for r in records
-            ],
+            [built(UserTestResultEdge, {"node": result(r, ahead.get(r.id))}) for r in records],
             info.context.pacer,
         )
         page_info = PageInfo(
             has_next_page=has_more if not request.backward else request.before is not None,
             has_previous_page=has_more if request.backward else request.after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=encode_cursor(records[0].id) if records else None,
+            end_cursor=encode_cursor(records[-1].id) if records else None,
         )
         if ahead:
             # graphql-core completes the whole page from here without awaiting: start it on a

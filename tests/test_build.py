@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.ids import to_global_id
 from app.store.records import (
     AttachedMediaRecord,
     ParticipantRecord,
@@ -18,8 +19,9 @@ from resolvers import recording
 from resolvers.attached_media import AttachedMedia
 from resolvers.attached_media_language import group_by_language
 from resolvers.build import built, fields_of
-from resolvers.user_test import UserTestResultEdge
-from resolvers.user_test_result import UserTestResult
+from resolvers.pagination import encode_cursor
+from resolvers.user_test import EDGE_DIRECT_RESOLVERS, UserTestResultEdge
+from resolvers.user_test_result import RESULT_DIRECT_RESOLVERS, UserTestResult
 
 AT = datetime(2026, 3, 2, 9, 0, 12, tzinfo=UTC)
 CALLER = {"type": "USER", "userId": "u-1", "name": "Ava"}
@@ -133,4 +135,16 @@ def test_a_result_takes_each_field_from_its_own_column() -> None:
 
 
 def test_an_edge_is_built_with_every_field() -> None:
-    assert fields_of(UserTestResultEdge) == {"cursor", "node"}  # resolvers.user_test builds it
+    # resolvers.user_test builds it; its cursor is encoded from the node when asked.
+    assert fields_of(UserTestResultEdge) == {"node"}
+    edge = built(UserTestResultEdge, {"node": UserTestResult.from_record(_result())})
+    assert EDGE_DIRECT_RESOLVERS["cursor"](edge, None) == encode_cursor(5)
+
+
+def test_ids_are_made_when_asked_from_the_public_uuid() -> None:
+    result = UserTestResult.from_record(_result())
+    made = recording.TestSessionRecording.from_record(_recording())
+    assert result.id() == to_global_id("UserTestResult", "ut_response_x")
+    assert made.id() == to_global_id("TestSessionRecording", "r-uuid")
+    assert RESULT_DIRECT_RESOLVERS["id"](result, None) == result.id()
+    assert recording.DIRECT_RESOLVERS["id"](made, None) == made.id()
