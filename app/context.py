@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -103,6 +103,14 @@ class Context:
                 limit=limit,
             )
         self._urls.add(url)
+
+    def has_room(self, urls: int) -> bool:
+        """Whether ``urls`` more URLs fit under the per-request ceiling, even all distinct."""
+        return len(self._urls) + urls <= self.settings.max_urls_per_request
+
+    def count_urls(self, urls: Iterable[Hashable]) -> None:
+        """``count_url`` for URLs that ``has_room`` said fit: none can pass the ceiling."""
+        self._urls.update(urls)
 
     @property
     def loaders(self) -> Loaders:

@@ -17,7 +17,7 @@ ones share one. Per entry, in this order: no stored object -> null; the key lack
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any, NamedTuple, Protocol, TypeAlias, TypeVar
@@ -114,6 +114,10 @@ async def prefetch(context: Context, targets: Sequence[UrlTarget], *, always: bo
     lifetimes: dict[UrlKey, int] = {}
     allowed = context.allows(MEDIA_SIGN)  # checked once for the batch, not per URL
     count_url = context.count_url
+    # With room under the ceiling for every key asked, none can pass it: the URLs below are
+    # counted together, after the loop (a page asks for hundreds).
+    room = context.has_room(sum(len(target.keys) for target in targets))
+    counted: list[Hashable] = []
     for target in targets:
         entries, storage_key = target.entries, target.storage_key
         for key in target.keys:
@@ -122,11 +126,14 @@ async def prefetch(context: Context, targets: Sequence[UrlTarget], *, always: bo
             lifetime = lifetimes.get(key) if allowed and storage_key is not None else None
             if lifetime is not None:
                 # What _sign_request does for such a key (a page has hundreds), inline.
-                try:
-                    count_url((storage_key, key[1], None, None, None))
-                except FootageError as error:
-                    entries[key] = error
-                    continue
+                if room:
+                    counted.append((storage_key, key[1], None, None, None))
+                else:
+                    try:
+                        count_url((storage_key, key[1], None, None, None))
+                    except FootageError as error:
+                        entries[key] = error
+                        continue
                 pending.append(
                     (entries, key, _new_tuple(SignRequest, (storage_key, lifetime, None)))
                 )
@@ -142,6 +149,7 @@ async def prefetch(context: Context, targets: Sequence[UrlTarget], *, always: bo
                 entries[key] = None
             else:
                 pending.append((entries, key, request))
+    context.count_urls(counted)
     if not pending and not always:
         return
     try:

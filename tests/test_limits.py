@@ -105,6 +105,45 @@ async def test_url_ceiling_nulls_urls_past_it_and_keeps_the_rest(limited: Any) -
     assert len(edges) == 10
 
 
+TWO_PAGES = """query($test: String!) { userTest(uuid: $test) {
+  a: results(first: 3) { ...a } b: results(first: 3) { ...b } } }
+fragment a on UserTestResultConnection { edges { node { recordings { download {
+  mediaUrl(expiresIn: 1000) attachedMedia { media { url(expiresIn: 1000) } }
+} } } } }
+fragment b on UserTestResultConnection { edges { node { recordings { download {
+  mediaUrl(expiresIn: 2000) attachedMedia { media { url(expiresIn: 2000) } }
+} } } } }"""
+
+
+def _urls(connection: dict[str, Any]) -> list[str | None]:
+    return [
+        url
+        for edge in connection["edges"]
+        for download in [edge["node"]["recordings"]["download"]]
+        for url in [
+            download["mediaUrl"],
+            *(m["url"] for g in download["attachedMedia"] for m in g["media"]),
+        ]
+    ]
+
+
+async def test_a_page_with_room_for_its_urls_counts_them_all_at_once(limited: Any) -> None:
+    """A page whose URLs all fit under the ceiling counts them in one step (signed_url.prefetch);
+    they count all the same: the same page asked again under another alias, with different
+    URLs of its own, finds no room left."""
+    async with limited() as client:
+        body = await gql(client, TWO_PAGES, {"test": TEST_UUID})
+    page = [url for url in _urls(body["data"]["userTest"]["a"]) if url is not None]
+    assert len(set(page)) == len(page) > 3
+    async with limited(MAX_URLS_PER_REQUEST=str(len(page))) as client:
+        body = await gql(client, TWO_PAGES, {"test": TEST_UUID}, expect_errors=True)
+    assert set(error_codes(body)) == {"URL_LIMIT_EXCEEDED"}
+    answered = [
+        url for alias in "ab" for url in _urls(body["data"]["userTest"][alias]) if url is not None
+    ]
+    assert len(answered) == len(page)  # one alias's URLs: the other's found the ceiling reached
+
+
 ALIASED_URLS = """query($test: String!, $result: String!) {
   userTest(uuid: $test) { results(first: 3) { edges { node { recordings {
     a: download { mediaUrl } b: download { mediaUrl ...again }
