@@ -47,6 +47,7 @@ COUNTED = (
     "typename",
     "specific_result",
     "page_urls_warm",
+    "page_urls_uncached",
     "page_no_urls",
     "page_deep_no_urls",
     "page1_urls",
