@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ids import to_global_id
 from app.store.facade import Store
-from app.store.records import AttachedMediaRecord, RecordingRecord
+from app.store.records import AttachedMediaRecord, PageRequest, RecordingRecord
 from app.store.tree_cache import TreeCache
 from tests.conftest import Backend, ClientFactory, StatementCounter, make_settings
 from tests.support.graphql import gql
@@ -167,6 +167,51 @@ async def test_a_cached_tree_is_never_answered_once_a_write_changed_it(
     statements.reset()
     assert await read_tree(connection, trees, demo) == uncached
     assert statements.count == 1  # and cached again
+
+
+async def read_pages(connection: AsyncConnection, trees: TreeCache, demo: dict[str, Any]) -> Tree:
+    """Two pages of the demo result's test read in one statement (``fetch_result_pages``' UNION
+    ALL, as aliased connections are), and their results' recordings and media."""
+    test = (
+        await connection.execute(
+            text("SELECT user_test_id FROM user_test_results WHERE id = :result"), demo
+        )
+    ).scalar_one()
+    store = Store(shared(connection), shared(connection), trees=trees)
+    workspace = demo["workspace"]
+    try:
+        pages = await store.fetch_result_pages(
+            workspace_id=workspace,
+            pages=[
+                PageRequest(user_test_id=test, limit=3),
+                PageRequest(user_test_id=test, limit=3, after=demo["result"] - 1),
+            ],
+        )
+        result_ids = sorted({r.id for page in pages for r in page})
+        assert demo["result"] in result_ids
+        recordings = await store.fetch_recordings_by_result_ids(
+            workspace_id=workspace, result_ids=result_ids
+        )
+        media = await store.fetch_attached_media_by_recording_ids(
+            workspace_id=workspace, recording_ids=[r.id for r in recordings]
+        )
+    finally:
+        await store.close()
+    return sorted(recordings), sorted(media)
+
+
+async def test_pages_read_together_check_each_tree_by_its_own_revision(
+    connection: AsyncConnection, statements: StatementCounter, demo: dict[str, Any]
+) -> None:
+    trees = TreeCache(100)
+    before = await read_pages(connection, trees, demo)
+    statements.reset()
+    assert await read_pages(connection, trees, demo) == before
+    assert statements.count == 2  # the user test's id, the pages: the trees from the cache
+    await run_sql(connection, WRITES["media status"], demo)
+    after = await read_pages(connection, trees, demo)
+    assert after != before
+    assert after == await read_pages(connection, TreeCache(0), demo)
 
 
 async def test_a_write_rolled_back_after_its_tree_was_cached_leaves_no_trace(
