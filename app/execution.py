@@ -752,11 +752,19 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         """graphql-core's, but an object of a known class (``object_origins``) has its
-        sub-fields executed at once, without the walk over the type's wrappers and kinds."""
+        sub-fields executed at once, without the walk over the type's wrappers and kinds, and a
+        list (a plain or paced one) goes to ``complete_list_value`` at once: graphql-core would
+        get there through a second call for a non-null list, and a list is never null."""
         if position_context is None and result is not None:
             object_type = (
                 return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
             )
+            if type(object_type) is GraphQLList:
+                kind = type(result)
+                if kind is list or kind is PacedList:
+                    return self.complete_list_value(
+                        object_type, field_details_list, info, path, result, None
+                    )
             origin = self._origins.get(object_type)
             if (
                 origin is not None
