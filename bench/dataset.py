@@ -147,7 +147,8 @@ async def generate(database_url: str, var_dir: Path, results: int) -> Dataset:
                 ],
                 returning_ids=True,
             )
-            await _load(admin, workspace, test_id, results)
+            async with admin.loading_new_results():
+                await _load(admin, workspace, test_id, results)
             await admin.sync_id_sequences()
         # Planner statistics, as a live database has them: right after a bulk load PostgreSQL
         # has none and plans 1,000,000 results with sequential scans (seconds per query).

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ids import to_global_id
-from app.store.facade import Store
+from app.store.facade import Admin, Store
 from app.store.records import AttachedMediaRecord, PageRequest, RecordingRecord
 from app.store.tree_cache import TreeCache
 from tests.conftest import Backend, ClientFactory, StatementCounter, make_settings
@@ -231,6 +231,26 @@ async def test_a_write_rolled_back_after_its_tree_was_cached_leaves_no_trace(
     assert await read_tree(connection, trees, demo) == await read_tree(
         connection, TreeCache(0), demo
     )
+
+
+async def test_a_bulk_load_of_new_results_turns_the_triggers_off_only_meanwhile(
+    connection: AsyncConnection, backend: Backend, demo: dict[str, Any]
+) -> None:
+    """``Admin.loading_new_results`` (the benchmark's dataset): on PostgreSQL, rows inserted in
+    it leave their result's revision alone; afterwards the triggers are back."""
+    query = text("SELECT revision FROM user_test_results WHERE id = :result")
+
+    async def revision() -> int:
+        found: int = (await connection.execute(query, {"result": demo["result"]})).scalar_one()
+        return found
+
+    before = await revision()
+    async with Admin(connection).loading_new_results():
+        await run_sql(connection, WRITES["media inserted"], demo)
+    during = await revision()
+    assert (during == before) is (backend.name == "postgresql")
+    await run_sql(connection, WRITES["media status"], demo)
+    assert await revision() != during
 
 
 async def test_revisions_are_never_reused(

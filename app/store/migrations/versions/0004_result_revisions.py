@@ -63,18 +63,27 @@ END""",
 )
 _SQLITE_TRIGGERS = tuple(statement.split()[2] for statement in _SQLITE)
 
-# PostgreSQL: statement-level triggers for recordings and media (a bulk insert bumps each of
-# its results once, in one UPDATE, rather than once per row), reading the changed rows from
-# transition tables; an UPDATE has one trigger for its old rows and one for its new.
+# PostgreSQL: row-level triggers, as on SQLite. Writes through the API change one row per
+# statement, and so does a bulk load through ``executemany`` (each row its own execution of the
+# statement), where a statement-level trigger with transition tables cost far more per row.
 _FUNCTIONS = {
     "revise_results_of_recordings": """
-  UPDATE user_test_results SET revision = nextval('result_revisions')
-  WHERE id IN (SELECT result_id FROM changed);
+  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.result_id <> NEW.result_id) THEN
+    UPDATE user_test_results SET revision = nextval('result_revisions') WHERE id = OLD.result_id;
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    UPDATE user_test_results SET revision = nextval('result_revisions') WHERE id = NEW.result_id;
+  END IF;
   RETURN NULL;""",
     "revise_results_of_media": """
-  UPDATE user_test_results SET revision = nextval('result_revisions') WHERE id IN (
-    SELECT recordings.result_id FROM recordings JOIN changed ON recordings.id = changed.recording_id
-  );
+  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.recording_id <> NEW.recording_id) THEN
+    UPDATE user_test_results SET revision = nextval('result_revisions')
+    WHERE id = (SELECT result_id FROM recordings WHERE id = OLD.recording_id);
+  END IF;
+  IF TG_OP <> 'DELETE' THEN
+    UPDATE user_test_results SET revision = nextval('result_revisions')
+    WHERE id = (SELECT result_id FROM recordings WHERE id = NEW.recording_id);
+  END IF;
   RETURN NULL;""",
     "revise_moved_result": """
   NEW.revision := nextval('result_revisions');
@@ -107,23 +116,19 @@ EXECUTE FUNCTION revise_results_of_participant()""",
 EXECUTE FUNCTION revise_results_of_test()""",
     ),
 }
-_POSTGRESQL_STATEMENT_TRIGGERS = {
-    f"revise_on_{table}_{event.lower()}_{transition.lower()}": (
-        table,
-        f"AFTER {event} ON {table} REFERENCING {transition} TABLE AS changed "
-        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
-    )
-    for table, function in (
-        ("recordings", "revise_results_of_recordings"),
-        ("attached_media", "revise_results_of_media"),
-    )
-    for event, transition in (
-        ("INSERT", "NEW"),
-        ("DELETE", "OLD"),
-        ("UPDATE", "OLD"),
-        ("UPDATE", "NEW"),
-    )
-}
+_POSTGRESQL_ROW_TRIGGERS.update(
+    {
+        f"revise_on_{table}_change": (
+            table,
+            f"AFTER INSERT OR UPDATE OR DELETE ON {table} FOR EACH ROW "
+            f"EXECUTE FUNCTION {function}()",
+        )
+        for table, function in (
+            ("recordings", "revise_results_of_recordings"),
+            ("attached_media", "revise_results_of_media"),
+        )
+    }
+)
 
 
 def upgrade() -> None:
@@ -140,8 +145,7 @@ def upgrade() -> None:
                 f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
                 f"BEGIN{body}\nEND $$"
             )
-        triggers = {**_POSTGRESQL_ROW_TRIGGERS, **_POSTGRESQL_STATEMENT_TRIGGERS}
-        for name, (_, definition) in triggers.items():
+        for name, (_, definition) in _POSTGRESQL_ROW_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {definition}")
     else:
         op.execute("UPDATE user_test_results SET revision = random()")
@@ -151,8 +155,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        triggers = {**_POSTGRESQL_ROW_TRIGGERS, **_POSTGRESQL_STATEMENT_TRIGGERS}
-        for name, (table, _) in triggers.items():
+        for name, (table, _) in _POSTGRESQL_ROW_TRIGGERS.items():
             op.execute(f"DROP TRIGGER {name} ON {table}")
         for function in _FUNCTIONS:
             op.execute(f"DROP FUNCTION {function}()")
