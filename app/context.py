@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
+from app.answers import AnswerCache
 from app.auth import Authenticator, Viewer, bearer_token
 from app.errors import Forbidden, LimitExceeded, Unauthenticated
 from app.events import Broker
@@ -43,6 +44,8 @@ class Services:
     pacer: Pacer = field(default_factory=Pacer)
     # Results' recordings and media, kept between requests (app.store.tree_cache).
     trees: TreeCache = field(default_factory=lambda: TreeCache(0))
+    # Answers built once for later requests (app.answers): recordings' attached media.
+    answers: AnswerCache = field(default_factory=lambda: AnswerCache(0))
 
 
 @dataclass(slots=True)
@@ -64,6 +67,8 @@ class Context:
     pacer: Pacer = field(default_factory=Pacer)
     # The websocket this operation runs on (app.live); None for an HTTP request.
     socket: LiveConnection | None = None
+    # The process's answers (Services.answers); contexts built elsewhere keep none.
+    answers: AnswerCache = field(default_factory=lambda: AnswerCache(0))
     # The request's turn at this process's Python (app.turns, given by app.limits.OperationGate),
     # handed on when signing processes are to work for it; None outside the gate (websockets,
     # tests, a limit of 0).
@@ -163,6 +168,7 @@ async def build_context(services: Services, request: HTTPConnection) -> Context:
         broker=services.broker,
         storage=services.storage,
         pacer=services.pacer,
+        answers=services.answers,
         viewer_or_none=viewer,
         request_id=state.get("request_id", ""),
         turn=state.get("turn"),

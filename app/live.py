@@ -114,6 +114,7 @@ class LiveConnection:
             broker=services.broker,
             storage=services.storage,
             pacer=services.pacer,
+            answers=services.answers,
             viewer_or_none=self.viewer,
             request_id=f"{self.request_id}.{next(self._operation_ids)}",
             socket=self,

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from app import gc_tuning
+from app.answers import AnswerCache
 from app.auth import Authenticator
 from app.context import Services
 from app.events import Broker, open_broker
@@ -141,6 +142,7 @@ def create_app(
                 storage=cleaner,
                 pacer=pacer,
                 trees=TreeCache(settings.read_cache_size),
+                answers=AnswerCache(settings.read_cache_size),
             )
             app.state.local_signer = local
             app.state.demo_key = _demo_key(settings)

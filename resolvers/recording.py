@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TypeAlias, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
+from app.auth import MEDIA_SIGN
 from app.context import Context
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
@@ -34,6 +35,8 @@ from resolvers.recording_lifecycle import (
 from resolvers.recording_selection import (
     LEGACY_URL_FIELDS,
     AnyInfo,
+    MediaFilter,
+    MediaUrls,
     RecordingSelection,
     recording_selection,
 )
@@ -54,6 +57,7 @@ from resolvers.signed_url import (
     prefetch,
     settle,
     signed_url_of,
+    url_identity,
     url_key,
     url_of,
 )
@@ -133,6 +137,11 @@ class TestSessionRecording(Node):
     _media_urls: strawberry.Private[dict[int, UrlEntries] | None] = None
     _document: strawberry.Private[dict[str, Any] | None] = None  # the transcript, when fetched
     _document_fetched: strawberry.Private[bool] = False
+    # The attachedMedia answer (its filter and groups) a former request built for this
+    # selection (app.answers, ``_url_targets``), or the key and URL identities to keep the one
+    # this request builds under.
+    _answer: strawberry.Private[tuple[MediaFilter, list[AttachedMediaLanguage]] | None] = None
+    _answer_key: strawberry.Private[tuple[tuple[Hashable, ...], list[Hashable]] | None] = None
 
     # Made when asked, as AttachedMedia's: a page builds 100 recordings.
     @strawberry.field(description="Globally unique, opaque identifier.")  # type: ignore[misc]
@@ -180,6 +189,8 @@ class TestSessionRecording(Node):
                 "_media_urls": None,
                 "_document": None,
                 "_document_fetched": False,
+                "_answer": None,
+                "_answer_key": None,
             },
         )
 
@@ -286,18 +297,44 @@ class TestSessionRecording(Node):
                 transcript = cast("TranscriptionRecord | None", document)
                 recording._document = None if transcript is None else transcript.document
                 recording._document_fetched = True
-            targets += recording._url_targets(wanted)
+            targets += recording._url_targets(context, wanted)
         await prefetch(context, targets, always=any(wanted.signs for _, wanted in chosen))
+        window = context.minter.window_start()
+        for recording, wanted in chosen:
+            if recording._answer_key is not None:
+                recording._keep_answer(context, wanted.media[0], window)
         return failures
 
-    def _url_targets(self, wanted: RecordingSelection) -> list[UrlTarget]:
-        """The URLs ``wanted`` asks of this recording and its media (fetched before)."""
+    def _url_targets(self, context: Context, wanted: RecordingSelection) -> list[UrlTarget]:
+        """The URLs ``wanted`` asks of this recording and its media (fetched before).
+
+        With one ``attachedMedia`` selection, its answer may have been built by a former
+        request (app.answers): then its media's URLs need nothing more than counting against
+        this request's ceiling, when it has room for them and its key may sign them; otherwise
+        they are minted (and checked, and counted) one by one, and the answer built is kept."""
         self._urls = {}
         targets = [UrlTarget(self._urls, self._storage_key, self._names, wanted.urls)]
         for name in wanted.legacy:
             chosen = self._legacy_media(LEGACY_URL_FIELDS[name])
             storage_key = None if chosen is None else chosen.storage_key
             targets.append(UrlTarget(self._urls, storage_key, (), [url_key(name)]))
+        identities: list[Hashable] | None = None
+        if wanted.media and self._media and len(wanted.media) == 1 and context.answers.size:
+            (selection,) = wanted.media
+            key = _media_answer_key(self._media, selection, context.minter.window_start())
+            answer = cast(
+                "tuple[tuple[Hashable, ...], list[AttachedMediaLanguage]] | None",
+                context.answers.get(key),
+            )
+            if answer is None:
+                identities = []
+                self._answer_key = (key, identities)
+            elif (not selection.urls or context.allows(MEDIA_SIGN)) and context.has_room(
+                len(answer[0])
+            ):
+                context.count_urls(answer[0])
+                self._answer = (selection.filter, answer[1])
+                return targets
         if wanted.media and self._media:
             media_urls: dict[int, UrlEntries] = {}
             self._media_urls = media_urls
@@ -328,7 +365,36 @@ class TestSessionRecording(Node):
                     # default_filename(media)
                     names = (user_test_name, participant_label, media_type, language)
                     targets.append(_new_tuple(UrlTarget, (entries, storage_key, names, keys)))
+                    if identities is not None and storage_key is not None:
+                        identities += [url_identity(storage_key, k, names) for k in keys]
         return targets
+
+    def _keep_answer(self, context: Context, selection: MediaUrls, window: int) -> None:
+        """Build this request's ``attachedMedia`` answer now, and keep it for later requests
+        (``_url_targets``) when all its URLs were minted, in the window its key names."""
+        assert self._answer_key is not None
+        (key, identities), self._answer_key = self._answer_key, None
+        found = selection.filter
+        try:
+            groups = group_by_language(
+                self._media or [],
+                languages=found.languages,
+                types=found.types,
+                statuses=found.statuses,
+                urls=self._media_urls,
+            )
+        except Exception:
+            # The field builds it again and answers with the error at its own path (a value the
+            # schema does not know, say), as it always did.
+            return
+        self._answer = (found, groups)
+        if key[-1] != window:  # minted in the next window: not what the key names
+            return
+        for entries in (self._media_urls or {}).values():
+            for minted_url in entries.values():
+                if minted_url is not None and type(minted_url) is not MintedUrl:
+                    return  # an error: this request's own
+        context.answers.put(key, (tuple(identities), groups))
 
     def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]:
         return minted(context, self._urls, key, self._storage_key, self._names)
@@ -406,6 +472,11 @@ class TestSessionRecording(Node):
         types: list[MediaType] | None,
         statuses: list[MediaStatus] | None,
     ) -> MaybeLater[list[AttachedMediaLanguage]]:
+        answer = self._answer
+        if answer is not None:
+            found = answer[0]
+            if found.languages == languages and found.types == types and found.statuses == statuses:
+                return answer[1]
         if self._media is None:
             return self._attached_media_later(context, languages, types, statuses)
         return group_by_language(
@@ -464,6 +535,23 @@ class TestSessionRecording(Node):
     )
     async def waveform(self, info: strawberry.Info[Context, None]) -> str | None:
         return await settle(self.legacy_url(info.context, "waveform"))
+
+
+def _media_answer_key(
+    records: list[AttachedMediaRecord], selection: MediaUrls, window: int
+) -> tuple[Hashable, ...]:
+    """What an ``attachedMedia`` answer is made of: the media themselves (so a change to any of
+    them, or the read cache's holding another revision, makes another key), the field's
+    filters, the URL fields selected, and the signing window its URLs were minted in."""
+    found = selection.filter
+    return (
+        tuple(records),
+        None if found.languages is None else tuple(found.languages),
+        None if found.types is None else tuple(found.types),
+        None if found.statuses is None else tuple(found.statuses),
+        selection.urls,
+        window,
+    )
 
 
 def _legacy_resolver(field: str) -> DirectResolver:

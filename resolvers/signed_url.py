@@ -213,10 +213,7 @@ def _sign_request(
     if not allowed:
         context.require(MEDIA_SIGN)
     _, expires_in, disposition, filename = key
-    # One URL per object and what is signed into it, whichever field (or alias) asks for it: a
-    # download without a filename is named after the object's test, participant and type.
-    names = default_filename if disposition is not None and filename is None else None
-    context.count_url((storage_key, expires_in, disposition, filename, names))
+    context.count_url(url_identity(storage_key, key, default_filename))
     request = sign_request(
         context.settings,
         storage_key,
@@ -228,6 +225,18 @@ def _sign_request(
     if lifetimes is not None and request.content_disposition is None:
         lifetimes[key] = request.expires_in
     return request
+
+
+def url_identity(
+    storage_key: str, key: UrlKey, default_filename: tuple[str | None, ...]
+) -> Hashable:
+    """What the per-request ceiling counts a URL as: one URL per object and what is signed into
+    it, whichever field (or alias) asks for it. A download without a filename is named after
+    the object's test, participant and type. (``prefetch`` makes the same tuple inline for keys
+    with neither disposition nor filename.)"""
+    _, expires_in, disposition, filename = key
+    names = default_filename if disposition is not None and filename is None else None
+    return (storage_key, expires_in, disposition, filename, names)
 
 
 def _signing_failed() -> SigningFailed:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ids import to_global_id
+from app.media.signer import UrlMinter
 from app.store.facade import Admin, Store
 from app.store.records import AttachedMediaRecord, PageRequest, RecordingRecord
 from app.store.tree_cache import TreeCache
@@ -52,6 +53,19 @@ async def demo(connection: AsyncConnection) -> dict[str, Any]:
         "other_participant": second[3],
         "other_recording": second[4],
     }
+
+
+@pytest.fixture
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every URL signed in one signing window, so that two reads compare equal even when the
+    real window turns between them."""
+    start = UrlMinter.window_start
+
+    def fixed(minter: UrlMinter) -> int:
+        found: int = minter.__dict__.setdefault("_test_window", start(minter))
+        return found
+
+    monkeypatch.setattr(UrlMinter, "window_start", fixed)
 
 
 def shared(connection: AsyncConnection) -> Any:
@@ -321,7 +335,7 @@ PAGE = """query($first: Int!) {
 
 
 async def test_a_page_read_again_reads_neither_recordings_nor_media(
-    client: httpx.AsyncClient, statements: StatementCounter
+    client: httpx.AsyncClient, statements: StatementCounter, one_window: None
 ) -> None:
     await gql(client, "{ __typename }")  # the key, authenticated and cached
     statements.reset()
@@ -358,7 +372,7 @@ def languages(body: dict[str, Any]) -> set[str]:
 
 
 async def test_a_process_sees_what_another_process_wrote_through_the_api(
-    client_factory: ClientFactory, demo: dict[str, Any]
+    client_factory: ClientFactory, demo: dict[str, Any], one_window: None
 ) -> None:
     """Two apps (two processes' caches) over one database: one reads a page, the other
     reports a media item for one of its recordings; the first then answers with it."""

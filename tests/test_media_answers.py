@@ -1,0 +1,207 @@
+"""Recordings' attached media answers kept for later requests (app.answers): a page read again
+builds no media items, and answers exactly as it did; a change to an item, another signing
+window, a key that may not sign, or a ceiling without room makes the request build its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth import hash_api_key, new_api_key
+from app.demo.seed import TEST_UUID
+from app.media.signer import UrlMinter
+from app.store.facade import Admin
+from resolvers import attached_media
+from tests.conftest import Backend, ClientFactory, make_settings
+from tests.support.graphql import error_codes, gql
+
+PAGE = """query($test: String!, $first: Int!) { userTest(uuid: $test) {
+  results(first: $first) { edges { node { recordings { download {
+    mediaUrl attachedMedia { language media { type status url } }
+  } } } } } } }"""
+
+
+@pytest.fixture
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every URL signed in one signing window, so that two reads compare equal even when the
+    real window turns between them."""
+    start = UrlMinter.window_start
+
+    def fixed(minter: UrlMinter) -> int:
+        found: int = minter.__dict__.setdefault("_test_window", start(minter))
+        return found
+
+    monkeypatch.setattr(UrlMinter, "window_start", fixed)
+
+
+@pytest.fixture
+def built_items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The uuids of the media items built, as they are built."""
+    built: list[str] = []
+    original: Callable[..., Any] = attached_media.AttachedMedia.from_record.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: Any, record: Any, urls: Any = None) -> Any:
+        built.append(record.uuid)
+        return original(cls, record, urls)
+
+    monkeypatch.setattr(attached_media.AttachedMedia, "from_record", classmethod(spy))
+    return built
+
+
+def urls(body: dict[str, Any]) -> list[str | None]:
+    return [
+        item["url"]
+        for edge in body["data"]["userTest"]["results"]["edges"]
+        if edge["node"]["recordings"]["download"] is not None
+        for group in edge["node"]["recordings"]["download"]["attachedMedia"]
+        for item in group["media"]
+    ]
+
+
+async def test_a_page_read_again_builds_no_media_items_and_answers_the_same(
+    client: httpx.AsyncClient, built_items: list[str], one_window: None
+) -> None:
+    first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert built_items
+    built_items.clear()
+    assert await gql(client, PAGE, {"test": TEST_UUID, "first": 10}) == first
+    assert built_items == []
+
+
+async def test_a_changed_item_is_answered_at_once(
+    client: httpx.AsyncClient, connection: AsyncConnection, built_items: list[str]
+) -> None:
+    """The answer is keyed by the items themselves: any writer's change makes another key."""
+    await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    await connection.execute(
+        text(
+            "UPDATE attached_media SET status = 'FAILED' WHERE id = "
+            "(SELECT MIN(m.id) FROM attached_media m JOIN recordings r ON r.id = m.recording_id "
+            "JOIN user_test_results t ON t.id = r.result_id "
+            "JOIN user_tests u ON u.id = t.user_test_id WHERE u.uuid = :test "
+            "AND m.status = 'SUCCESS')"
+        ),
+        {"test": TEST_UUID},
+    )
+    built_items.clear()
+    body = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    statuses = [
+        item["status"]
+        for edge in body["data"]["userTest"]["results"]["edges"]
+        if edge["node"]["recordings"]["download"] is not None
+        for group in edge["node"]["recordings"]["download"]["attachedMedia"]
+        for item in group["media"]
+    ]
+    assert "FAILED" in statuses
+    assert 0 < len(built_items) < len(statuses)  # the changed recording's items only
+
+
+async def test_another_signing_window_builds_its_own(
+    client: httpx.AsyncClient, built_items: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    later = UrlMinter.window_start
+
+    def next_window(minter: UrlMinter) -> int:
+        return later(minter) + minter.window
+
+    monkeypatch.setattr(UrlMinter, "window_start", next_window)
+    built_items.clear()
+    second = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert built_items
+    assert urls(second) != urls(first)  # signed for the next window
+
+
+async def test_a_key_that_may_not_sign_gets_forbidden_after_another_kept_the_answer(
+    client: httpx.AsyncClient, connection: AsyncConnection, backend: Backend
+) -> None:
+    await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    workspace = (
+        await connection.execute(
+            text("SELECT workspace_id FROM user_tests WHERE uuid = :test"), {"test": TEST_UUID}
+        )
+    ).scalar_one()
+    reader = new_api_key()
+    await Admin(connection).create_api_key(
+        workspace_id=workspace,
+        key_hash=hash_api_key(reader),
+        prefix=reader[:8],
+        label="reader",
+        now=datetime.now(UTC),
+        scopes="results:read",
+    )
+    body = await gql(
+        client,
+        PAGE,
+        {"test": TEST_UUID, "first": 10},
+        expect_errors=True,
+        headers={"Authorization": f"Bearer {reader}"},
+    )
+    assert set(error_codes(body)) == {"FORBIDDEN"}
+    assert set(urls(body)) == {None}
+
+
+TWO_PAGES = """query($test: String!) { userTest(uuid: $test) {
+  a: results(first: 1) { ...a } b: results(first: 1) { ...b } } }
+fragment a on UserTestResultConnection { edges { node { recordings { download {
+  mediaUrl(expiresIn: 1000) attachedMedia { language media { url(expiresIn: 1000) } }
+} } } } }
+fragment b on UserTestResultConnection { edges { node { recordings { download {
+  mediaUrl(expiresIn: 2000) attachedMedia { language media { url(expiresIn: 2000) } }
+} } } } }"""
+ONE_PAGE = TWO_PAGES.replace(" b: results(first: 1) { ...b }", "").split("fragment b")[0]
+
+
+def answered(body: dict[str, Any], alias: str) -> list[str]:
+    found = []
+    for edge in body["data"]["userTest"][alias]["edges"]:
+        download = edge["node"]["recordings"]["download"]
+        found += [download["mediaUrl"]] + [
+            m["url"] for g in download["attachedMedia"] for m in g["media"]
+        ]
+    return [url for url in found if url is not None]
+
+
+async def test_a_kept_answer_counts_its_urls_against_the_ceiling(
+    client_factory: ClientFactory, backend: Backend
+) -> None:
+    """A page of one result fills the ceiling exactly and its answer is kept; asked again beside
+    another alias with URLs of its own, one of the two finds no room, whichever comes first."""
+    async with client_factory() as client:
+        ceiling = len(answered(await gql(client, ONE_PAGE, {"test": TEST_UUID}), "a"))
+    settings = make_settings(
+        backend.settings.var_dir,
+        backend.settings.database_url,
+        FOOTAGE_MAX_URLS_PER_REQUEST=str(ceiling),
+    )
+    async with client_factory(settings=settings) as client:
+        kept = await gql(client, ONE_PAGE, {"test": TEST_UUID})
+        assert len(answered(kept, "a")) == ceiling
+        body = await gql(client, TWO_PAGES, {"test": TEST_UUID}, expect_errors=True)
+    assert set(error_codes(body)) == {"URL_LIMIT_EXCEEDED"}
+    assert len(answered(body, "a")) + len(answered(body, "b")) == ceiling
+
+
+async def test_an_answer_with_errors_is_not_kept(
+    client: httpx.AsyncClient, built_items: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request whose URLs failed to sign answers SIGNING_FAILED; the next one signs its own."""
+    mint = UrlMinter.mint
+
+    async def failing(minter: UrlMinter, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the signer is down")
+
+    monkeypatch.setattr(UrlMinter, "mint", failing)
+    failed = await gql(client, PAGE, {"test": TEST_UUID, "first": 10}, expect_errors=True)
+    assert set(error_codes(failed)) == {"SIGNING_FAILED"}
+    monkeypatch.setattr(UrlMinter, "mint", mint)
+    built_items.clear()
+    body = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert built_items
+    assert any(urls(body))
