@@ -319,7 +319,15 @@ class TestSessionRecording(Node):
             storage_key = None if chosen is None else chosen.storage_key
             targets.append(UrlTarget(self._urls, storage_key, (), [url_key(name)]))
         identities: list[Hashable] | None = None
-        if wanted.media and self._media and len(wanted.media) == 1 and context.answers.size:
+        # An answer holds its URLs: kept only where the minter keeps URLs too (a URL cache of
+        # 0 means every request signs its own, FOOTAGE_URL_CACHE_SIZE).
+        if (
+            wanted.media
+            and self._media
+            and len(wanted.media) == 1
+            and context.answers.size
+            and context.minter.cache_size
+        ):
             (selection,) = wanted.media
             key = _media_answer_key(self._media, selection, context.minter.window_start())
             answer = cast(

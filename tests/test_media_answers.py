@@ -205,3 +205,17 @@ async def test_an_answer_with_errors_is_not_kept(
     body = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
     assert built_items
     assert any(urls(body))
+
+
+async def test_without_a_url_cache_every_request_signs_its_own(
+    client_factory: ClientFactory, backend: Backend, built_items: list[str]
+) -> None:
+    """An answer holds its URLs: with the URL cache off, none is kept."""
+    settings = make_settings(
+        backend.settings.var_dir, backend.settings.database_url, FOOTAGE_URL_CACHE_SIZE="0"
+    )
+    async with client_factory(settings=settings) as client:
+        await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+        built_items.clear()
+        await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert built_items
