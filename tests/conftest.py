@@ -28,6 +28,7 @@ from app.auth import SCOPES, hash_api_key, new_api_key, scope_string
 from app.demo.seed import seed_demo
 from app.main import create_app
 from app.media.local import LocalSigner
+from app.media.signer import UrlMinter
 from app.settings import Settings
 from app.store.engine import make_engine
 from app.store.facade import admin_transaction
@@ -285,3 +286,16 @@ async def fresh_database(empty_database: str, tmp_path: Path) -> AsyncIterator[F
         yield FreshDatabase(engine, settings, key, workspace_id)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every URL signed in one signing window, so that two reads compare equal even when the
+    real window turns between them."""
+    start = UrlMinter.window_start
+
+    def fixed(minter: UrlMinter) -> int:
+        found: int = minter.__dict__.setdefault("_test_window", start(minter))
+        return found
+
+    monkeypatch.setattr(UrlMinter, "window_start", fixed)

@@ -28,19 +28,6 @@ PAGE = """query($test: String!, $first: Int!) { userTest(uuid: $test) {
 
 
 @pytest.fixture
-def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every URL signed in one signing window, so that two reads compare equal even when the
-    real window turns between them."""
-    start = UrlMinter.window_start
-
-    def fixed(minter: UrlMinter) -> int:
-        found: int = minter.__dict__.setdefault("_test_window", start(minter))
-        return found
-
-    monkeypatch.setattr(UrlMinter, "window_start", fixed)
-
-
-@pytest.fixture
 def built_items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The uuids of the media items built, as they are built."""
     built: list[str] = []

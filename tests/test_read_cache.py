@@ -14,7 +14,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.ids import to_global_id
-from app.media.signer import UrlMinter
 from app.store.facade import Admin, Store
 from app.store.records import AttachedMediaRecord, PageRequest, RecordingRecord
 from app.store.tree_cache import TreeCache
@@ -53,19 +52,6 @@ async def demo(connection: AsyncConnection) -> dict[str, Any]:
         "other_participant": second[3],
         "other_recording": second[4],
     }
-
-
-@pytest.fixture
-def one_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every URL signed in one signing window, so that two reads compare equal even when the
-    real window turns between them."""
-    start = UrlMinter.window_start
-
-    def fixed(minter: UrlMinter) -> int:
-        found: int = minter.__dict__.setdefault("_test_window", start(minter))
-        return found
-
-    monkeypatch.setattr(UrlMinter, "window_start", fixed)
 
 
 def shared(connection: AsyncConnection) -> Any:
