@@ -43,6 +43,17 @@ completed in one coroutine that pauses between items when the pacer says so, rat
 coroutine and a task per item past the pacer's budget. Any other item is completed by
 graphql-core's per-item methods; a streamed list (``@stream``) is graphql-core's.
 
+And one across requests: a resolver may answer with a ``Kept`` value, an answer the process
+keeps for later requests (``app.answers``: a recording's attached media, about 650 objects and
+1,650 fields of a page). Its completed form is kept beside it, by a token naming what else the
+form is made of: the operation (the same parsed object: ``app.operation_rules`` parses a query
+text once), its variables (frozen) and the field's nodes. A later request with the same token
+gets the form without executing the fields again. A form is kept only when every field under
+it is stable (a plain attribute, ``__typename`` or a resolver marked ``stable``: not one whose
+answer moves with the clock or the request), nothing under it is deferred or streamed, no field
+error was handled while it was completed and it was complete at once (no awaitable). A form
+is shared by the responses that carry it, which only serialise it.
+
 How each field of a group is answered (which shortcut, with what) is worked out once per
 operation, field group and parent type (``FootageExecutionContext._plan``), not once per object:
 a page executes the same few groups for hundreds of objects. A plan also keeps what a leaf's
@@ -65,6 +76,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Hashable
 from typing import Any, NamedTuple, cast
 
 from graphql import (
@@ -79,6 +91,7 @@ from graphql import (
     GraphQLString,
     Undefined,
     get_argument_values,
+    get_named_type,
     is_leaf_type,
 )
 from graphql.execution import ExperimentalIncrementalExecutionResults
@@ -145,6 +158,56 @@ def ignores_path(resolve: Any) -> Any:
     """Mark ``resolve`` as never reading ``info.path`` (see IGNORES_PATH)."""
     setattr(resolve, IGNORES_PATH, True)
     return resolve
+
+
+# A resolver marked so (``stable``) answers, when it answers synchronously and without an
+# error, from its source and arguments alone: not from the request, its context or the clock.
+STABLE = "_footage_stable"
+# The completed forms a kept answer holds at most (one per operation and variables asking it).
+KEPT_FORMS = 4
+
+
+def stable(resolve: Any) -> Any:
+    """Mark ``resolve`` as stable (see STABLE): its field may be part of a kept completion."""
+    setattr(resolve, STABLE, True)
+    return resolve
+
+
+class Kept:
+    """A resolver's answer that outlives its request: built once, then handed to later
+    requests, which only read it (``app.answers``). The executor keeps the completed form of
+    the answer beside it, by the selection that asked for it, and a later request asking with
+    the same selection gets that form without executing its fields again
+    (``FootageExecutionContext._complete_kept``)."""
+
+    __slots__ = ("forms", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        # Completed forms by selection token: (operation, return type, completed).
+        self.forms: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+
+    def keep(self, token: tuple[Any, ...], operation: Any, return_type: Any, form: Any) -> None:
+        forms = self.forms
+        if len(forms) >= KEPT_FORMS:
+            del forms[next(iter(forms))]  # the oldest
+        forms[token] = (operation, return_type, form)
+
+
+def _frozen(value: Any) -> Hashable:
+    """A coerced variable value as a hashable token (its type beside each value, so that
+    ``1``, ``1.0`` and ``True`` differ); TypeError for a value that has none."""
+    kind = type(value)
+    if kind is dict:
+        return (dict, tuple(sorted(((k, _frozen(v)) for k, v in value.items()), key=_first)))
+    if kind is list:
+        return (list, tuple(_frozen(item) for item in value))
+    hash(value)
+    return (kind, value)
+
+
+def _first(pair: tuple[str, Any]) -> str:
+    return pair[0]
 
 
 def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
@@ -402,6 +465,11 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[int, _Plan] = {}
         # Field groups known not to be streamed (``get_stream_usage``), by id, kept with it.
         self._unstreamed: dict[int, Any] = {}
+        # Selection tokens of kept answers (``_kept_token``), by field group id, kept with it.
+        self._kept_tokens: dict[int, tuple[Any, tuple[Any, ...] | None]] = {}
+        self._variables_token: Hashable = _FALLBACK  # not frozen yet
+        # Field errors handled so far: a completion that added none may be kept.
+        self._field_errors = 0
 
     def execute_fields(
         self,
@@ -714,6 +782,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if not isinstance(result, ExperimentalIncrementalExecutionResults):
             self._infos.clear()
             self._plans.clear()  # their cells hold infos
+            self._kept_tokens.clear()
             self.async_helpers = _weak_helpers(self)
         return result
 
@@ -725,6 +794,8 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         executor._infos = {}
         executor._plans = {}
         executor._unstreamed = {}
+        executor._kept_tokens = {}
+        executor._field_errors = 0
         return executor
 
     def _shared_info(
@@ -755,6 +826,10 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         sub-fields executed at once, without the walk over the type's wrappers and kinds, and a
         list (a plain or paced one) goes to ``complete_list_value`` at once: graphql-core would
         get there through a second call for a non-null list, and a list is never null."""
+        if type(result) is Kept:
+            return self._complete_kept(
+                return_type, field_details_list, info, path, result, position_context
+            )
         if position_context is None and result is not None:
             object_type = (
                 return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
@@ -779,6 +854,98 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+    def handle_field_error(
+        self, raw_error: Exception, return_type: Any, field_details_list: Any, path: Path
+    ) -> None:
+        self._field_errors += 1
+        super().handle_field_error(raw_error, return_type, field_details_list, path)
+
+    def _complete_kept(
+        self,
+        return_type: Any,
+        field_details_list: Any,
+        info: Any,
+        path: Path,
+        kept: Kept,
+        position_context: Any,
+    ) -> Any:
+        """A kept answer (``Kept``): the completed form a former request made of it with the
+        same selection, or completed now, and the form kept when the selection is stable
+        (``_kept_token``) and the completion ended at once, without a field error."""
+        token = (
+            self._kept_token(return_type, field_details_list) if position_context is None else None
+        )
+        if token is not None:
+            known = kept.forms.get(token)
+            if known is not None and known[0] is self.operation and known[1] is return_type:
+                return known[2]
+        errors = self._field_errors
+        completed = self.complete_value(
+            return_type, field_details_list, info, path, kept.value, position_context
+        )
+        if token is not None and self._field_errors == errors and type(completed) in _COMPLETED:
+            kept.keep(token, self.operation, return_type, completed)
+        return completed
+
+    def _kept_token(self, return_type: Any, field_details_list: Any) -> tuple[Any, ...] | None:
+        """What a completed form of a kept answer is made from besides the answer itself: the
+        operation (by identity: the same parsed document), its variables and the field's
+        nodes. None when the selection is not stable (``_stable_selection``) or the
+        variables have no token. Worked out once per field group."""
+        key = id(field_details_list)
+        known = self._kept_tokens.get(key)
+        if known is not None and known[0] is field_details_list:
+            return known[1]
+        token: tuple[Any, ...] | None = None
+        if self._leaves and self._stable_selection(return_type, field_details_list):
+            variables = self._variables_token
+            if variables is _FALLBACK:
+                try:
+                    variables = _frozen(self.variable_values.coerced)
+                except TypeError:
+                    variables = None
+                self._variables_token = variables
+            if variables is not None:
+                nodes = tuple(id(details.node) for details in field_details_list)
+                token = (id(self.operation), id(return_type), variables, nodes)
+        self._kept_tokens[key] = (field_details_list, token)
+        return token
+
+    def _stable_selection(self, return_type: Any, field_details_list: Any) -> bool:
+        """Whether every field this selection executes, at any depth, is stable: a plain leaf
+        or object field (an attribute of the source), ``__typename``, or a resolver marked
+        ``stable``; of object types only (an abstract type's resolution is not checked), with
+        nothing deferred or streamed and no fragment arguments."""
+        named = get_named_type(return_type)
+        if is_leaf_type(named):
+            return True
+        if type(named) is not GraphQLObjectType:
+            return False
+        for details in field_details_list:
+            if details.fragment_variable_values is not None or any(
+                directive.name.value == "stream" for directive in details.node.directives or ()
+            ):
+                return False
+        grouped_field_set, defer_usages, _ = self.collect_subfields(named, field_details_list)
+        if defer_usages:
+            return False
+        leaves = self._leaves.get(named.name, _NONE)
+        objects = self._objects.get(named.name, _NONE)
+        for sub_fields in grouped_field_set.values():
+            name = sub_fields[0].node.name.value
+            if name == _TYPENAME:
+                continue
+            field = named.fields.get(name)
+            if field is None:
+                return False
+            leaf = leaves.get(name)
+            plain = (leaf is not None and leaf.attribute is not None) or name in objects
+            if not plain and not getattr(field.resolve, STABLE, False):
+                return False
+            if not self._stable_selection(field.type, sub_fields):
+                return False
+        return True
 
     def complete_list_value(
         self,

@@ -5,6 +5,7 @@ from datetime import datetime
 import strawberry
 
 from app.context import Context
+from app.execution import stable
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord
@@ -139,8 +140,11 @@ def default_filename(record: AttachedMediaRecord) -> tuple[str | None, ...]:
 
 
 # What graphql-core calls for the URL fields (installed by resolvers.direct).
+# `id` and `url` are stable (app.execution.stable): a synchronous answer is the item's own (a
+# prefetched URL), so a kept answer's completed form may hold them; `signedUrl` is not (its
+# `expiresIn` counts down).
 DIRECT_RESOLVERS: dict[str, DirectResolver] = {
-    "id": lambda source, _info: source.id(),
-    "url": direct_url_resolver("url"),
+    "id": stable(lambda source, _info: source.id()),
+    "url": stable(direct_url_resolver("url")),
     "signedUrl": direct_signed_url_resolver("signedUrl"),
 }

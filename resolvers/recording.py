@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from app.auth import MEDIA_SIGN
 from app.context import Context
+from app.execution import Kept
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord, RecordingRecord, TranscriptionRecord
@@ -140,7 +141,10 @@ class TestSessionRecording(Node):
     # The attachedMedia answer (its filter and groups) a former request built for this
     # selection (app.answers, ``_url_targets``), or the key and URL identities to keep the one
     # this request builds under.
-    _answer: strawberry.Private[tuple[MediaFilter, list[AttachedMediaLanguage]] | None] = None
+    # Kept (app.execution.Kept) when it is the process's: the executor keeps its completed form.
+    _answer: strawberry.Private[tuple[MediaFilter, Kept | list[AttachedMediaLanguage]] | None] = (
+        None
+    )
     _answer_key: strawberry.Private[tuple[tuple[Hashable, ...], list[Hashable]] | None] = None
 
     # Made when asked, as AttachedMedia's: a page builds 100 recordings.
@@ -330,10 +334,7 @@ class TestSessionRecording(Node):
         ):
             (selection,) = wanted.media
             key = _media_answer_key(self._media, selection, context.minter.window_start())
-            answer = cast(
-                "tuple[tuple[Hashable, ...], list[AttachedMediaLanguage]] | None",
-                context.answers.get(key),
-            )
+            answer = cast("tuple[tuple[Hashable, ...], Kept] | None", context.answers.get(key))
             if answer is None:
                 identities = []
                 self._answer_key = (key, identities)
@@ -402,7 +403,9 @@ class TestSessionRecording(Node):
             for minted_url in entries.values():
                 if minted_url is not None and type(minted_url) is not MintedUrl:
                     return  # an error: this request's own
-        context.answers.put(key, (tuple(identities), groups))
+        kept = Kept(groups)
+        self._answer = (found, kept)
+        context.answers.put(key, (tuple(identities), kept))
 
     def minted(self, context: Context, key: UrlKey) -> MaybeLater[MintedUrl | None]:
         return minted(context, self._urls, key, self._storage_key, self._names)
@@ -471,7 +474,12 @@ class TestSessionRecording(Node):
             list[MediaStatus] | None, strawberry.argument(description="Only these statuses.")
         ] = None,
     ) -> list[AttachedMediaLanguage]:
-        return await settle(self.attached_media_of(info.context, languages, types, statuses))
+        answer: Kept | list[AttachedMediaLanguage] = await settle(
+            self.attached_media_of(info.context, languages, types, statuses)
+        )
+        if isinstance(answer, Kept):
+            return cast("list[AttachedMediaLanguage]", answer.value)
+        return answer
 
     def attached_media_of(
         self,
@@ -479,7 +487,9 @@ class TestSessionRecording(Node):
         languages: list[str] | None,
         types: list[MediaType] | None,
         statuses: list[MediaStatus] | None,
-    ) -> MaybeLater[list[AttachedMediaLanguage]]:
+    ) -> MaybeLater[Kept | list[AttachedMediaLanguage]]:
+        """The groups; a kept answer's as it was kept (``Kept``), for the executor to keep
+        its completed form."""
         answer = self._answer
         if answer is not None:
             found = answer[0]
@@ -575,7 +585,7 @@ def _attached_media(
     languages: list[str] | None = None,
     types: list[MediaType] | None = None,
     statuses: list[MediaStatus] | None = None,
-) -> MaybeLater[list[AttachedMediaLanguage]]:
+) -> MaybeLater[Kept | list[AttachedMediaLanguage]]:
     return source.attached_media_of(info.context, languages, types, statuses)
 
 

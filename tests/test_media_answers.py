@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import hash_api_key, new_api_key
 from app.demo.seed import TEST_UUID
+from app.execution import FootageExecutionContext
 from app.media.signer import UrlMinter
 from app.store.facade import Admin
 from resolvers import attached_media
@@ -41,9 +42,24 @@ def built_items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return built
 
 
-def urls(body: dict[str, Any]) -> list[str | None]:
+@pytest.fixture
+def executed_items(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The media items whose fields the executor ran, as it runs them."""
+    executed: list[object] = []
+    original = FootageExecutionContext.execute_fields
+
+    def spy(self: Any, parent_type: Any, source: Any, *args: Any) -> Any:
+        if parent_type.name == "AttachedMedia":
+            executed.append(source)
+        return original(self, parent_type, source, *args)
+
+    monkeypatch.setattr(FootageExecutionContext, "execute_fields", spy)
+    return executed
+
+
+def items(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        item["url"]
+        item
         for edge in body["data"]["userTest"]["results"]["edges"]
         if edge["node"]["recordings"]["download"] is not None
         for group in edge["node"]["recordings"]["download"]["attachedMedia"]
@@ -51,14 +67,26 @@ def urls(body: dict[str, Any]) -> list[str | None]:
     ]
 
 
+def urls(body: dict[str, Any]) -> list[str | None]:
+    return [item["url"] for item in items(body)]
+
+
 async def test_a_page_read_again_builds_no_media_items_and_answers_the_same(
-    client: httpx.AsyncClient, built_items: list[str], one_window: None
+    client: httpx.AsyncClient,
+    built_items: list[str],
+    executed_items: list[object],
+    one_window: None,
 ) -> None:
+    """The second request hands out what the first built and completed: no media item is
+    built, and no item's fields run (app.execution.Kept)."""
     first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
     assert built_items
+    assert executed_items
     built_items.clear()
+    executed_items.clear()
     assert await gql(client, PAGE, {"test": TEST_UUID, "first": 10}) == first
     assert built_items == []
+    assert executed_items == []
 
 
 async def test_a_changed_item_is_answered_at_once(
@@ -78,13 +106,7 @@ async def test_a_changed_item_is_answered_at_once(
     )
     built_items.clear()
     body = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
-    statuses = [
-        item["status"]
-        for edge in body["data"]["userTest"]["results"]["edges"]
-        if edge["node"]["recordings"]["download"] is not None
-        for group in edge["node"]["recordings"]["download"]["attachedMedia"]
-        for item in group["media"]
-    ]
+    statuses = [item["status"] for item in items(body)]
     assert "FAILED" in statuses
     assert 0 < len(built_items) < len(statuses)  # the changed recording's items only
 
@@ -206,3 +228,50 @@ async def test_without_a_url_cache_every_request_signs_its_own(
         built_items.clear()
         await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
     assert built_items
+
+
+SELECTED = """query($test: String!, $types: Boolean!, $ids: Boolean!) { userTest(uuid: $test) {
+  results(first: 10) { edges { node { recordings { download {
+    attachedMedia { language media { url type @include(if: $types) id @include(if: $ids) } }
+  } } } } } } }"""
+
+
+async def test_each_selection_gets_its_own_completed_form(
+    client: httpx.AsyncClient, executed_items: list[object], one_window: None
+) -> None:
+    """One kept answer, asked with other variables (other fields included): each request
+    answers its own selection, and each selection is completed once."""
+    answers = {}
+    for types, ids in [(True, False), (False, True), (True, True), (False, False)]:
+        body = await gql(client, SELECTED, {"test": TEST_UUID, "types": types, "ids": ids})
+        found = items(body)
+        assert found
+        assert all(("type" in item) == types and ("id" in item) == ids for item in found)
+        answers[types, ids] = body
+    executed_items.clear()
+    for (types, ids), body in answers.items():
+        assert await gql(client, SELECTED, {"test": TEST_UUID, "types": types, "ids": ids}) == body
+    assert executed_items == []
+
+
+SIGNED = """query($test: String!) { userTest(uuid: $test) {
+  results(first: 10) { edges { node { recordings { download {
+    attachedMedia { language media { type signedUrl { url expiresIn } } }
+  } } } } } } }"""
+
+
+async def test_a_selection_whose_answer_moves_with_the_clock_runs_every_time(
+    client: httpx.AsyncClient,
+    executed_items: list[object],
+    built_items: list[str],
+    one_window: None,
+) -> None:
+    """`signedUrl.expiresIn` counts down: its items are kept (not built again) but their
+    fields run for every request."""
+    first = await gql(client, SIGNED, {"test": TEST_UUID})
+    assert any(item["signedUrl"] for item in items(first))
+    executed_items.clear()
+    built_items.clear()
+    await gql(client, SIGNED, {"test": TEST_UUID})
+    assert built_items == []
+    assert len(executed_items) == len(items(first))
