@@ -323,14 +323,13 @@ class TestSessionRecording(Node):
             storage_key = None if chosen is None else chosen.storage_key
             targets.append(UrlTarget(self._urls, storage_key, (), [url_key(name)]))
         identities: list[Hashable] | None = None
-        # An answer holds its URLs: kept only where the minter keeps URLs too (a URL cache of
-        # 0 means every request signs its own, FOOTAGE_URL_CACHE_SIZE).
+        # An answer holds its URLs: one with URLs is kept only where the minter keeps URLs too
+        # (a URL cache of 0 means every request signs its own, FOOTAGE_URL_CACHE_SIZE).
         if (
-            wanted.media
+            len(wanted.media) == 1
             and self._media
-            and len(wanted.media) == 1
             and context.answers.size
-            and context.minter.cache_size
+            and (context.minter.cache_size or not wanted.media[0].urls)
         ):
             (selection,) = wanted.media
             key = _media_answer_key(self._media, selection, context.minter.window_start())
@@ -348,6 +347,8 @@ class TestSessionRecording(Node):
             media_urls: dict[int, UrlEntries] = {}
             self._media_urls = media_urls
             for selection in wanted.media:
+                if not selection.urls:
+                    continue  # its items have no URL to mint
                 found = selection.filter
                 kept = (
                     self._media

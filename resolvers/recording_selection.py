@@ -64,7 +64,7 @@ class MediaUrls:
 class RecordingSelection:
     urls: tuple[UrlKey, ...]  # mediaUrl, signedMediaUrl
     legacy: tuple[str, ...]  # transcript, subtitles, waveform
-    media: tuple[MediaUrls, ...]
+    media: tuple[MediaUrls, ...]  # every attachedMedia selection, with URL fields or not
     attached_media: bool  # attachedMedia is selected at all
     transcription: bool
 
@@ -75,7 +75,7 @@ class RecordingSelection:
     @property
     def signs(self) -> bool:
         """Some URL field is selected, for the recording or for its media."""
-        return bool(self.urls or self.legacy or self.media)
+        return bool(self.urls or self.legacy or any(m.urls for m in self.media))
 
     @property
     def anything(self) -> bool:
@@ -161,7 +161,7 @@ class _Walk:
         return RecordingSelection(
             urls=tuple(dict.fromkeys(urls)),
             legacy=tuple(dict.fromkeys(legacy)),
-            media=tuple(m for m in media if m.urls),
+            media=tuple(media),
             attached_media=attached,
             transcription=transcription,
         )

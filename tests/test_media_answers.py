@@ -275,3 +275,43 @@ async def test_a_selection_whose_answer_moves_with_the_clock_runs_every_time(
     await gql(client, SIGNED, {"test": TEST_UUID})
     assert built_items == []
     assert len(executed_items) == len(items(first))
+
+
+NO_URLS = PAGE.replace("mediaUrl ", "").replace(" url }", " }")
+
+
+@pytest.mark.parametrize("url_cache", ["0", "1000"])
+async def test_a_page_without_urls_is_kept_with_or_without_a_url_cache(
+    client_factory: ClientFactory,
+    backend: Backend,
+    connection: AsyncConnection,
+    built_items: list[str],
+    executed_items: list[object],
+    url_cache: str,
+) -> None:
+    """Its answers hold no URL: kept whatever the URL cache, and a change is answered at once."""
+    assert "url" not in NO_URLS.lower()
+    settings = make_settings(
+        backend.settings.var_dir, backend.settings.database_url, FOOTAGE_URL_CACHE_SIZE=url_cache
+    )
+    async with client_factory(settings=settings) as client:
+        first = await gql(client, NO_URLS, {"test": TEST_UUID, "first": 10})
+        failed = [item["status"] for item in items(first)].count("FAILED")
+        built_items.clear()
+        executed_items.clear()
+        assert await gql(client, NO_URLS, {"test": TEST_UUID, "first": 10}) == first
+        assert built_items == []
+        assert executed_items == []
+        await connection.execute(
+            text(
+                "UPDATE attached_media SET status = 'FAILED' WHERE id = "
+                "(SELECT MIN(m.id) FROM attached_media m JOIN recordings r "
+                "ON r.id = m.recording_id JOIN user_test_results t ON t.id = r.result_id "
+                "JOIN user_tests u ON u.id = t.user_test_id WHERE u.uuid = :test "
+                "AND m.status = 'SUCCESS')"
+            ),
+            {"test": TEST_UUID},
+        )
+        changed = await gql(client, NO_URLS, {"test": TEST_UUID, "first": 10})
+    assert [item["status"] for item in items(changed)].count("FAILED") == failed + 1
+    assert 0 < len(built_items) < len(items(changed))
