@@ -234,8 +234,7 @@ class TestSessionRecording(Node):
         A load that fails is the answer of the recording fields it was for (the error, which
         graphql-core raises at each field's own path, as when each field built its recording),
         so the rest of the page stands."""
-        loader = context.loaders.recordings_by_result_id
-        answers = await settled([loader.load(result_id) for result_id in result_ids])
+        answers = await context.loaders.recordings_by_result_id.load_all(result_ids)
         failed = next((answer for answer in answers if isinstance(answer, Exception)), None)
         if failed is not None:
             return {result_id: dict.fromkeys(selections, failed) for result_id in result_ids}
@@ -268,24 +267,29 @@ class TestSessionRecording(Node):
         asked before any is awaited: one batch each) and then all their URLs in one batch.
         Per recording, the error of a load it needed, or None."""
         loaders = context.loaders
-        media = [
-            loaders.attached_media_by_recording_id.load(recording._id)
-            if wanted.needs_media
-            else None
-            for recording, wanted in chosen
+        media_asked = [recording._id for recording, wanted in chosen if wanted.needs_media]
+        documents_asked = [recording._id for recording, wanted in chosen if wanted.transcription]
+        if len(chosen) > 1:
+            # A page's recordings, all here: one fetch each, without a load per recording.
+            media_answers = await loaders.attached_media_by_recording_id.load_all(media_asked)
+            documents_answers = await loaders.transcription_by_recording_id.load_all(
+                documents_asked
+            )
+        else:
+            # One recording (``build``): its siblings ask in the same tick, and the loaders
+            # batch them. Every load awaited, failed or not (a failed one left alone would be
+            # logged as never retrieved); a cancellation propagates.
+            answers = await settled(
+                [loaders.attached_media_by_recording_id.load(key) for key in media_asked]
+                + [loaders.transcription_by_recording_id.load(key) for key in documents_asked]
+            )
+            media_answers = answers[: len(media_asked)]
+            documents_answers = answers[len(media_asked) :]
+        media_iter, documents_iter = iter(media_answers), iter(documents_answers)
+        media_found = [next(media_iter) if wanted.needs_media else None for _, wanted in chosen]
+        documents_found = [
+            next(documents_iter) if wanted.transcription else None for _, wanted in chosen
         ]
-        documents = [
-            loaders.transcription_by_recording_id.load(recording._id)
-            if wanted.transcription
-            else None
-            for recording, wanted in chosen
-        ]
-        # Every load awaited, failed or not (a failed one left alone would be logged as never
-        # retrieved); a cancellation propagates.
-        asked = [load for load in (*media, *documents) if load is not None]
-        answers = iter(await settled(asked))
-        media_found = [None if load is None else next(answers) for load in media]
-        documents_found = [None if load is None else next(answers) for load in documents]
         failures: list[Exception | None] = []
         targets: list[UrlTarget] = []
         for (recording, wanted), records, document in zip(

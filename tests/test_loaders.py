@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +14,7 @@ from app.auth import hash_api_key
 from app.demo.seed import RESULT_UUID, TEST_UUID
 from app.store.facade import Store
 from app.store.records import PageRequest
+from loaders.base import Loader, settled
 from loaders.media import (
     AttachedMediaByRecordingIdLoader,
     AttachedMediaByUuidLoader,
@@ -233,3 +234,114 @@ async def test_settled_cancelled_leaves_its_loads_as_a_cancelled_gather_does() -
     assert first.cancelled()
     assert pending.cancelled()
     assert not failed._log_traceback
+
+
+# -- load_all: a whole list of keys at once --------------------------------------------------------
+
+
+async def test_load_all_answers_as_loads_do_in_one_store_call(
+    spy: SpyStore, backend: Backend
+) -> None:
+    workspace_id, _, result_ids = await demo_ids(spy, backend)
+    keys = [result_ids[2], -5, result_ids[0], result_ids[2]]
+    expected = await settled([RecordingsByResultIdLoader(spy, workspace_id).load(k) for k in keys])
+    loader = RecordingsByResultIdLoader(spy, workspace_id)
+    spy.calls.clear()
+    assert await loader.load_all(keys) == expected
+    assert spy.calls == [
+        (
+            "fetch_recordings_by_result_ids",
+            {"workspace_id": workspace_id, "result_ids": [result_ids[2], -5, result_ids[0]]},
+        )
+    ]
+    # Held for the rest of the request: by later loads of either kind.
+    assert await loader.load(result_ids[0]) == expected[2]
+    assert await loader.load_all([result_ids[0], -5]) == [expected[2], []]
+    assert len(spy.calls) == 1
+
+
+class Toy(Loader):
+    """A loader whose batch answers ``answer(keys)``, optionally once ``gate`` is set."""
+
+    def __init__(self, answer: Any = lambda keys: [k * 10 for k in keys]) -> None:
+        super().__init__(cast("Store", None), 0)
+        self.answer = answer
+        self.calls: list[list[int]] = []
+        self.gate: asyncio.Event | None = None
+
+    async def batch_load_fn(self, keys: Sequence[int]) -> list[Any]:
+        self.calls.append(list(keys))
+        if self.gate is not None:
+            await self.gate.wait()
+        return self.answer(keys)  # type: ignore[no-any-return]
+
+
+async def test_load_all_waits_for_keys_asked_before() -> None:
+    loader = Toy()
+    earlier = loader.load(1)  # queued, dispatched in a later tick
+    assert await loader.load_all([1, 2]) == [10, 20]
+    assert await earlier == 10
+    assert sorted(loader.calls) == [[1], [2]]  # each key fetched once
+
+
+async def test_loads_made_during_a_fetch_wait_for_it() -> None:
+    loader = Toy()
+    loader.gate = asyncio.Event()
+    fetching = asyncio.ensure_future(loader.load_all([1, 2]))
+    await asyncio.sleep(0)
+    assert loader.calls == [[1, 2]]
+    during = [loader.load(2), loader.load(3)]
+    again = asyncio.ensure_future(loader.load_all([1, 3]))
+    await asyncio.sleep(0)
+    loader.gate.set()
+    assert await fetching == [10, 20]
+    assert await settled(during) == [20, 30]
+    assert await again == [10, 30]
+    assert loader.calls == [[1, 2], [3]]
+
+
+async def test_a_failed_batch_is_every_keys_error_and_is_not_held() -> None:
+    failures = [RuntimeError("database gone")]
+
+    def answer(keys: Sequence[int]) -> list[int]:
+        if failures:
+            raise failures.pop()
+        return [k * 10 for k in keys]
+
+    loader = Toy(answer)
+    errors = await loader.load_all([1, 2])
+    assert [type(e) for e in errors] == [RuntimeError, RuntimeError]
+    assert await loader.load_all([1, 2]) == [10, 20]  # asked again
+    assert loader.calls == [[1, 2], [1, 2]]
+
+
+async def test_a_batch_answering_the_wrong_number_of_values_fails_every_key() -> None:
+    loader = Toy(lambda keys: [1])
+    errors = await loader.load_all([1, 2])
+    assert [type(e) for e in errors] == [TypeError, TypeError]
+
+
+async def test_an_exception_among_the_values_is_its_keys_and_is_held() -> None:
+    loader = Toy(lambda keys: [10, ValueError("no such key")])
+    first = await loader.load_all([1, 2])
+    assert first[0] == 10
+    assert isinstance(first[1], ValueError)
+    later = loader.load(2)
+    with pytest.raises(ValueError, match="no such key"):
+        await later
+    assert loader.calls == [[1, 2]]
+
+
+async def test_a_cancelled_fetch_cancels_the_loads_waiting_for_it_and_holds_nothing() -> None:
+    loader = Toy()
+    loader.gate = asyncio.Event()
+    fetching = asyncio.ensure_future(loader.load_all([1, 2]))
+    await asyncio.sleep(0)
+    waiting = loader.load(1)
+    fetching.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await fetching
+    assert waiting.cancelled()
+    loader.gate.set()
+    assert await loader.load_all([1, 2]) == [10, 20]
+    assert loader.calls == [[1, 2], [1, 2]]
