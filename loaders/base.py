@@ -20,14 +20,6 @@ def one_per_key(keys: Sequence[K], records: Iterable[V], key: Callable[[V], K]) 
     return [by_key.get(k) for k in keys]
 
 
-def many_per_key(keys: Sequence[K], records: Iterable[V], key: Callable[[V], K]) -> list[list[V]]:
-    """Each key's records (``[]`` when none), in key order; records keep their given order."""
-    grouped: dict[K, list[V]] = {k: [] for k in keys}
-    for record in records:
-        grouped[key(record)].append(record)
-    return [grouped[k] for k in keys]
-
-
 async def settled(loads: Sequence[asyncio.Future[V]]) -> list[V | Exception]:
     """Each load's value or its error, in order, as ``asyncio.gather(*loads,
     return_exceptions=True)`` answers, but awaited in turn: a batch resolves its loads

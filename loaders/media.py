@@ -3,17 +3,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.store.records import AttachedMediaRecord, TranscriptionRecord
-from loaders.base import Loader, many_per_key, one_per_key
+from loaders.base import Loader, one_per_key
 
 
 class AttachedMediaByRecordingIdLoader(Loader):
     """Key: recording id. Result: its attached media, every language and type (``[]``)."""
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[AttachedMediaRecord]]:
-        records = await self.store.fetch_attached_media_by_recording_ids(
+        grouped = await self.store.fetch_attached_media_by_recording_ids(
             workspace_id=self.workspace_id, recording_ids=list(keys)
         )
-        return many_per_key(keys, records, lambda r: r.recording_id)
+        return [grouped[key] for key in keys]
 
 
 class AttachedMediaByUuidLoader(Loader):

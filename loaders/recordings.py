@@ -3,17 +3,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from app.store.records import RecordingRecord
-from loaders.base import Loader, many_per_key, one_per_key
+from loaders.base import Loader, one_per_key
 
 
 class RecordingsByResultIdLoader(Loader):
     """Key: result id. Result: that result's recordings, every kind (``[]`` when none)."""
 
     async def batch_load_fn(self, keys: Sequence[int]) -> list[list[RecordingRecord]]:
-        records = await self.store.fetch_recordings_by_result_ids(
+        grouped = await self.store.fetch_recordings_by_result_ids(
             workspace_id=self.workspace_id, result_ids=list(keys)
         )
-        return many_per_key(keys, records, lambda r: r.result_id)
+        return [grouped[key] for key in keys]
 
 
 class RecordingByUuidLoader(Loader):

@@ -292,6 +292,7 @@ class TestSessionRecording(Node):
         ]
         failures: list[Exception | None] = []
         targets: list[UrlTarget] = []
+        asked_in = context.minter.window_start()
         for (recording, wanted), records, document in zip(
             chosen, media_found, documents_found, strict=True
         ):
@@ -305,16 +306,21 @@ class TestSessionRecording(Node):
                 transcript = cast("TranscriptionRecord | None", document)
                 recording._document = None if transcript is None else transcript.document
                 recording._document_fetched = True
-            targets += recording._url_targets(context, wanted)
-        await prefetch(context, targets, always=any(wanted.signs for _, wanted in chosen))
+            targets += recording._url_targets(context, wanted, asked_in)
+        # A page's recordings share their selection: each asked once whether it signs.
+        selections = {id(wanted): wanted for _, wanted in chosen}.values()
+        await prefetch(context, targets, always=any(wanted.signs for wanted in selections))
         window = context.minter.window_start()
         for recording, wanted in chosen:
             if recording._answer_key is not None:
                 recording._keep_answer(context, wanted.media[0], window)
         return failures
 
-    def _url_targets(self, context: Context, wanted: RecordingSelection) -> list[UrlTarget]:
-        """The URLs ``wanted`` asks of this recording and its media (fetched before).
+    def _url_targets(
+        self, context: Context, wanted: RecordingSelection, window: int
+    ) -> list[UrlTarget]:
+        """The URLs ``wanted`` asks of this recording and its media (fetched before), in the
+        signing window ``window`` (the minter's now).
 
         With one ``attachedMedia`` selection, its answer may have been built by a former
         request (app.answers): then its media's URLs need nothing more than counting against
@@ -336,7 +342,7 @@ class TestSessionRecording(Node):
             and (context.minter.cache_size or not wanted.media[0].urls)
         ):
             (selection,) = wanted.media
-            key = _media_answer_key(self._media, selection, context.minter.window_start())
+            key = _media_answer_key(self._media, selection, window)
             answer = cast("tuple[tuple[Hashable, ...], Kept] | None", context.answers.get(key))
             if answer is None:
                 identities = []

@@ -62,17 +62,25 @@ def shared(connection: AsyncConnection) -> Any:
     return connect
 
 
+def flat(grouped: dict[int, list[Any]]) -> list[Any]:
+    return [record for records in grouped.values() for record in records]
+
+
 async def read_tree(connection: AsyncConnection, trees: TreeCache, demo: dict[str, Any]) -> Tree:
     """What one request reads of the demo result: the result, its recordings, their media."""
     store = Store(shared(connection), shared(connection), trees=trees)
     workspace = demo["workspace"]
     try:
         [result] = await store.fetch_results_by_uuids(workspace_id=workspace, uuids=[demo["uuid"]])
-        recordings = await store.fetch_recordings_by_result_ids(
-            workspace_id=workspace, result_ids=[result.id]
+        recordings = flat(
+            await store.fetch_recordings_by_result_ids(
+                workspace_id=workspace, result_ids=[result.id]
+            )
         )
-        media = await store.fetch_attached_media_by_recording_ids(
-            workspace_id=workspace, recording_ids=[r.id for r in recordings]
+        media = flat(
+            await store.fetch_attached_media_by_recording_ids(
+                workspace_id=workspace, recording_ids=[r.id for r in recordings]
+            )
         )
     finally:
         await store.close()
@@ -189,11 +197,15 @@ async def read_pages(connection: AsyncConnection, trees: TreeCache, demo: dict[s
         )
         result_ids = sorted({r.id for page in pages for r in page})
         assert demo["result"] in result_ids
-        recordings = await store.fetch_recordings_by_result_ids(
-            workspace_id=workspace, result_ids=result_ids
+        recordings = flat(
+            await store.fetch_recordings_by_result_ids(
+                workspace_id=workspace, result_ids=result_ids
+            )
         )
-        media = await store.fetch_attached_media_by_recording_ids(
-            workspace_id=workspace, recording_ids=[r.id for r in recordings]
+        media = flat(
+            await store.fetch_attached_media_by_recording_ids(
+                workspace_id=workspace, recording_ids=[r.id for r in recordings]
+            )
         )
     finally:
         await store.close()
@@ -279,18 +291,12 @@ async def test_another_workspace_never_reads_a_cached_tree(
     try:
         # The result read in its workspace, then its recordings asked for in another one.
         await store.fetch_results_by_uuids(workspace_id=demo["workspace"], uuids=[demo["uuid"]])
-        assert (
-            await store.fetch_recordings_by_result_ids(
-                workspace_id=stranger, result_ids=[demo["result"]]
-            )
-            == []
-        )
-        assert (
-            await store.fetch_attached_media_by_recording_ids(
-                workspace_id=stranger, recording_ids=[demo["recording"]]
-            )
-            == []
-        )
+        assert await store.fetch_recordings_by_result_ids(
+            workspace_id=stranger, result_ids=[demo["result"]]
+        ) == {demo["result"]: []}
+        assert await store.fetch_attached_media_by_recording_ids(
+            workspace_id=stranger, recording_ids=[demo["recording"]]
+        ) == {demo["recording"]: []}
     finally:
         await store.close()
 

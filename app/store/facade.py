@@ -495,14 +495,16 @@ class Store(ChangeFeedReads, Writes):
 
     async def fetch_recordings_by_result_ids(
         self, *, workspace_id: int, result_ids: Sequence[int]
-    ) -> list[RecordingRecord]:
-        """Their recordings, from the read cache where it has them (see ``Store``)."""
+    ) -> dict[int, list[RecordingRecord]]:
+        """Each result's recordings (``[]`` when none), for every id asked, from the read
+        cache where it has them (see ``Store``). A list may be the cache's own: read it, never
+        change it."""
         trees = self._trees
         if trees is None or workspace_id != self._revisions_workspace:
             rows = await self._rows(_RECORDINGS_BY_RESULT_IDS, _by_keys(workspace_id, result_ids))
-            return [_recording(row) for row in rows]
+            return _grouped([_recording(row) for row in rows], result_ids, _RESULT_ID)
         revisions, links = self._revisions, self._recording_results
-        found: list[RecordingRecord] = []
+        found: dict[int, list[RecordingRecord]] = {}
         missing: list[int] = []
         for result_id in result_ids:
             revision = revisions.get(result_id)
@@ -512,19 +514,21 @@ class Store(ChangeFeedReads, Writes):
                 continue
             for record in tree.recordings:
                 links[record[0]] = result_id
-            found += tree.recordings
+            found[result_id] = tree.recordings
         if not missing:
             return found
         rows = await self._rows(_RECORDINGS_BY_RESULT_IDS, _by_keys(workspace_id, missing))
-        read = [_recording(row) for row in rows]
-        kept = _grouped(read, [r for r in missing if r in revisions], _RESULT_ID)
-        for result_id, records in kept.items():
+        read = _grouped([_recording(row) for row in rows], missing, _RESULT_ID)
+        for result_id, records in read.items():
+            revision = revisions.get(result_id)
+            if revision is None:
+                continue
             for record in records:
                 links[record.id] = result_id
-            tree = trees.keep(result_id, revisions[result_id])
+            tree = trees.keep(result_id, revision)
             if tree is not None:
                 tree.recordings = records
-        found += read
+        found.update(read)
         return found
 
     async def fetch_recordings_by_uuids(
@@ -535,15 +539,17 @@ class Store(ChangeFeedReads, Writes):
 
     async def fetch_attached_media_by_recording_ids(
         self, *, workspace_id: int, recording_ids: Sequence[int]
-    ) -> list[AttachedMediaRecord]:
-        """Their media, from the read cache where it has them (see ``Store``): recordings this
-        store read by result."""
+    ) -> dict[int, list[AttachedMediaRecord]]:
+        """Each recording's media (``[]`` when none), for every id asked, from the read cache
+        where it has them (see ``Store``): recordings this store read by result. A list may be
+        the cache's own: read it, never change it."""
         trees = self._trees
         if trees is None or workspace_id != self._revisions_workspace:
             rows = await self._rows(_MEDIA_BY_RECORDING_IDS, _by_keys(workspace_id, recording_ids))
-            return [_new_tuple(AttachedMediaRecord, row) for row in rows]
+            listed = [_new_tuple(AttachedMediaRecord, row) for row in rows]
+            return _grouped(listed, recording_ids, _RECORDING_ID)
         revisions, links = self._revisions, self._recording_results
-        found: list[AttachedMediaRecord] = []
+        found: dict[int, list[AttachedMediaRecord]] = {}
         missing: list[int] = []
         for recording_id in recording_ids:
             result_id = links.get(recording_id)
@@ -552,18 +558,20 @@ class Store(ChangeFeedReads, Writes):
             if media is None:
                 missing.append(recording_id)
             else:
-                found += media
+                found[recording_id] = media
         if not missing:
             return found
         rows = await self._rows(_MEDIA_BY_RECORDING_IDS, _by_keys(workspace_id, missing))
-        read: list[AttachedMediaRecord] = [_new_tuple(AttachedMediaRecord, row) for row in rows]
-        kept = _grouped(read, [r for r in missing if r in links], _RECORDING_ID)
-        for recording_id, records in kept.items():
-            result_id = links[recording_id]
+        listed = [_new_tuple(AttachedMediaRecord, row) for row in rows]
+        read = _grouped(listed, missing, _RECORDING_ID)
+        for recording_id, records in read.items():
+            result_id = links.get(recording_id)
+            if result_id is None:
+                continue
             tree = trees.keep(result_id, revisions[result_id])
             if tree is not None:
                 tree.media[recording_id] = records
-        found += read
+        found.update(read)
         return found
 
     async def fetch_attached_media_by_uuids(
