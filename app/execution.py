@@ -50,9 +50,10 @@ form is made of: the operation (the same parsed object: ``app.operation_rules`` 
 text once), its variables (frozen) and the field's nodes. A later request with the same token
 gets the form without executing the fields again. A form is kept only when every field under
 it is stable (a plain attribute, ``__typename`` or a resolver marked ``stable``: not one whose
-answer moves with the clock or the request), nothing under it is deferred or streamed, no field
-error was handled while it was completed and it was complete at once (no awaitable). A form
-is shared by the responses that carry it, which only serialise it.
+answer moves with the clock or the request), the selection has at most KEPT_FIELDS fields,
+nothing under it is deferred or streamed, no field error was handled while it was completed
+and it was complete at once (no awaitable). A form is shared by the responses that carry it,
+which only serialise it; it refers to its operation weakly.
 
 How each field of a group is answered (which shortcut, with what) is worked out once per
 operation, field group and parent type (``FootageExecutionContext._plan``), not once per object:
@@ -165,6 +166,10 @@ def ignores_path(resolve: Any) -> Any:
 STABLE = "_footage_stable"
 # The completed forms a kept answer holds at most (one per operation and variables asking it).
 KEPT_FORMS = 4
+# The most fields (at every depth, aliases each counted) a kept form's selection may have: a
+# form is as large as the answer times its selection, and aliases could make it many times the
+# answer (while a request's response is only sent, a form stays).
+KEPT_FIELDS = 48
 
 
 def stable(resolve: Any) -> Any:
@@ -184,14 +189,22 @@ class Kept:
 
     def __init__(self, value: Any) -> None:
         self.value = value
-        # Completed forms by selection token: (operation, return type, completed).
-        self.forms: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+        # Completed forms by selection token: (operation, weakly: a form does not keep a parsed
+        # document alive after the parser's cache dropped it; return type; completed).
+        self.forms: dict[tuple[Any, ...], tuple[weakref.ref[Any], Any, Any]] = {}
+
+    def form(self, token: tuple[Any, ...], operation: Any, return_type: Any) -> Any:
+        """The form kept for ``token``, if the same operation and type asked for it; else None."""
+        known = self.forms.get(token)
+        if known is None or known[0]() is not operation or known[1] is not return_type:
+            return None
+        return known[2]
 
     def keep(self, token: tuple[Any, ...], operation: Any, return_type: Any, form: Any) -> None:
         forms = self.forms
-        if len(forms) >= KEPT_FORMS:
+        if token not in forms and len(forms) >= KEPT_FORMS:
             del forms[next(iter(forms))]  # the oldest
-        forms[token] = (operation, return_type, form)
+        forms[token] = (weakref.ref(operation), return_type, form)
 
 
 def _frozen(value: Any) -> Hashable:
@@ -877,9 +890,9 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self._kept_token(return_type, field_details_list) if position_context is None else None
         )
         if token is not None:
-            known = kept.forms.get(token)
-            if known is not None and known[0] is self.operation and known[1] is return_type:
-                return known[2]
+            form = kept.form(token, self.operation, return_type)
+            if form is not None:
+                return form
         errors = self._field_errors
         completed = self.complete_value(
             return_type, field_details_list, info, path, kept.value, position_context
@@ -891,14 +904,15 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _kept_token(self, return_type: Any, field_details_list: Any) -> tuple[Any, ...] | None:
         """What a completed form of a kept answer is made from besides the answer itself: the
         operation (by identity: the same parsed document), its variables and the field's
-        nodes. None when the selection is not stable (``_stable_selection``) or the
+        nodes. None when the selection is not stable or too wide (``_stable_width``) or the
         variables have no token. Worked out once per field group."""
         key = id(field_details_list)
         known = self._kept_tokens.get(key)
         if known is not None and known[0] is field_details_list:
             return known[1]
         token: tuple[Any, ...] | None = None
-        if self._leaves and self._stable_selection(return_type, field_details_list):
+        width = self._stable_width(return_type, field_details_list) if self._leaves else None
+        if width is not None and width <= KEPT_FIELDS:
             variables = self._variables_token
             if variables is _FALLBACK:
                 try:
@@ -912,40 +926,43 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._kept_tokens[key] = (field_details_list, token)
         return token
 
-    def _stable_selection(self, return_type: Any, field_details_list: Any) -> bool:
-        """Whether every field this selection executes, at any depth, is stable: a plain leaf
-        or object field (an attribute of the source), ``__typename``, or a resolver marked
-        ``stable``; of object types only (an abstract type's resolution is not checked), with
-        nothing deferred or streamed and no fragment arguments."""
+    def _stable_width(self, return_type: Any, field_details_list: Any) -> int | None:
+        """How many fields this selection executes, at every depth, when every one of them is
+        stable: a plain leaf or object field (an attribute of the source), ``__typename``, or a
+        resolver marked ``stable``; of object types only (an abstract type's resolution is not
+        checked), with nothing deferred or streamed and no fragment arguments. None otherwise."""
         named = get_named_type(return_type)
         if is_leaf_type(named):
-            return True
+            return 0
         if type(named) is not GraphQLObjectType:
-            return False
+            return None
         for details in field_details_list:
             if details.fragment_variable_values is not None or any(
                 directive.name.value == "stream" for directive in details.node.directives or ()
             ):
-                return False
+                return None
         grouped_field_set, defer_usages, _ = self.collect_subfields(named, field_details_list)
         if defer_usages:
-            return False
+            return None
         leaves = self._leaves.get(named.name, _NONE)
         objects = self._objects.get(named.name, _NONE)
+        width = len(grouped_field_set)
         for sub_fields in grouped_field_set.values():
             name = sub_fields[0].node.name.value
             if name == _TYPENAME:
                 continue
             field = named.fields.get(name)
             if field is None:
-                return False
+                return None
             leaf = leaves.get(name)
             plain = (leaf is not None and leaf.attribute is not None) or name in objects
             if not plain and not getattr(field.resolve, STABLE, False):
-                return False
-            if not self._stable_selection(field.type, sub_fields):
-                return False
-        return True
+                return None
+            below = self._stable_width(field.type, sub_fields)
+            if below is None or width + below > KEPT_FIELDS:
+                return None
+            width += below
+        return width
 
     def complete_list_value(
         self,

@@ -5,14 +5,17 @@ field that is not stable, an error, an awaitable, middleware) completes every ti
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any
 
 import pytest
 import strawberry
-from graphql import GraphQLObjectType
+from graphql import GraphQLObjectType, parse
 from strawberry.extensions import ParserCache, SchemaExtension
 
 from app.execution import (
+    KEPT_FIELDS,
     KEPT_FORMS,
     FootageExecutionContext,
     Kept,
@@ -261,3 +264,29 @@ async def test_list_variables_are_part_of_the_token(kept: Kept) -> None:
         assert result.errors is None
         assert result.data["groups"][0]["title"] == "a"
     assert len(kept.forms) == 2
+
+
+async def test_a_selection_wider_than_the_bound_completes_every_time(kept: Kept) -> None:
+    """Aliases would make a kept form many times the answer: past KEPT_FIELDS, none is kept."""
+    aliases = " ".join(f"n{i}: name" for i in range(KEPT_FIELDS))
+    query = "query($name: String!) { groups(name: $name) { parts { " + aliases + " } } }"
+    schema = _schema()
+    for _ in range(2):
+        result = await _run(schema, query)
+        assert result.errors is None
+        assert result.data["groups"][1]["parts"][0][f"n{KEPT_FIELDS - 1}"] == "z"
+    assert kept.forms == {}
+
+
+def test_a_form_does_not_keep_its_document_alive() -> None:
+    """The parser's cache bounds how many documents live; a kept form does not add to them."""
+    kept = Kept([])
+    operation = parse("query { a }").definitions[0]
+    alive = weakref.ref(operation)
+    kept.keep(("token",), operation, "type", ["form"])
+    assert kept.form(("token",), operation, "type") == ["form"]
+    assert kept.form(("token",), operation, "other type") is None
+    del operation
+    gc.collect()
+    assert alive() is None
+    assert kept.form(("token",), parse("query { a }").definitions[0], "type") is None
