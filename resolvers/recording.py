@@ -263,9 +263,9 @@ class TestSessionRecording(Node):
     async def prefetch(
         context: Context, chosen: Sequence[tuple[TestSessionRecording, RecordingSelection]]
     ) -> list[Exception | None]:
-        """Fetch what each recording's selection needs: its media and transcript (every load
-        asked before any is awaited: one batch each) and then all their URLs in one batch.
-        Per recording, the error of a load it needed, or None."""
+        """Fetch what each recording's selection needs: its media and transcript (one fetch
+        each for all of ``chosen``; for one recording, loads its siblings' join) and then all
+        their URLs in one batch. Per recording, the error of a load it needed, or None."""
         loaders = context.loaders
         media_asked = [recording._id for recording, wanted in chosen if wanted.needs_media]
         documents_asked = [recording._id for recording, wanted in chosen if wanted.transcription]
