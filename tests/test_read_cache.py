@@ -62,8 +62,16 @@ def shared(connection: AsyncConnection) -> Any:
     return connect
 
 
-def flat(grouped: dict[int, list[Any]]) -> list[Any]:
-    return [record for records in grouped.values() for record in records]
+async def below(store: Store, workspace: int, result_ids: list[int]) -> Tree:
+    """The recordings of ``result_ids`` and their media, as a request reads them, sorted."""
+    grouped = await store.fetch_recordings_by_result_ids(
+        workspace_id=workspace, result_ids=result_ids
+    )
+    recordings = [record for records in grouped.values() for record in records]
+    media = await store.fetch_attached_media_by_recording_ids(
+        workspace_id=workspace, recording_ids=[r.id for r in recordings]
+    )
+    return sorted(recordings), sorted(record for records in media.values() for record in records)
 
 
 async def read_tree(connection: AsyncConnection, trees: TreeCache, demo: dict[str, Any]) -> Tree:
@@ -72,19 +80,9 @@ async def read_tree(connection: AsyncConnection, trees: TreeCache, demo: dict[st
     workspace = demo["workspace"]
     try:
         [result] = await store.fetch_results_by_uuids(workspace_id=workspace, uuids=[demo["uuid"]])
-        recordings = flat(
-            await store.fetch_recordings_by_result_ids(
-                workspace_id=workspace, result_ids=[result.id]
-            )
-        )
-        media = flat(
-            await store.fetch_attached_media_by_recording_ids(
-                workspace_id=workspace, recording_ids=[r.id for r in recordings]
-            )
-        )
+        return await below(store, workspace, [result.id])
     finally:
         await store.close()
-    return sorted(recordings), sorted(media)
 
 
 # Every kind of change to what a result's tree reads as, in SQL (any writer's): each trigger of
@@ -197,19 +195,9 @@ async def read_pages(connection: AsyncConnection, trees: TreeCache, demo: dict[s
         )
         result_ids = sorted({r.id for page in pages for r in page})
         assert demo["result"] in result_ids
-        recordings = flat(
-            await store.fetch_recordings_by_result_ids(
-                workspace_id=workspace, result_ids=result_ids
-            )
-        )
-        media = flat(
-            await store.fetch_attached_media_by_recording_ids(
-                workspace_id=workspace, recording_ids=[r.id for r in recordings]
-            )
-        )
+        return await below(store, workspace, result_ids)
     finally:
         await store.close()
-    return sorted(recordings), sorted(media)
 
 
 async def test_pages_read_together_check_each_tree_by_its_own_revision(
