@@ -46,6 +46,8 @@ class Services:
     trees: TreeCache = field(default_factory=lambda: TreeCache(0))
     # Answers built once for later requests (app.answers): recordings' attached media.
     answers: AnswerCache = field(default_factory=lambda: AnswerCache(0))
+    # Results pages kept whole (resolvers.page_answers), weighed by their results.
+    pages: AnswerCache = field(default_factory=lambda: AnswerCache(0))
 
 
 @dataclass(slots=True)
@@ -67,8 +69,9 @@ class Context:
     pacer: Pacer = field(default_factory=Pacer)
     # The websocket this operation runs on (app.live); None for an HTTP request.
     socket: LiveConnection | None = None
-    # The process's answers (Services.answers); contexts built elsewhere keep none.
+    # The process's answers and pages (Services); contexts built elsewhere keep none.
     answers: AnswerCache = field(default_factory=lambda: AnswerCache(0))
+    pages: AnswerCache = field(default_factory=lambda: AnswerCache(0))
     # The request's turn at this process's Python (app.turns, given by app.limits.OperationGate),
     # handed on when signing processes are to work for it; None outside the gate (websockets,
     # tests, a limit of 0).
@@ -169,6 +172,7 @@ async def build_context(services: Services, request: HTTPConnection) -> Context:
         storage=services.storage,
         pacer=services.pacer,
         answers=services.answers,
+        pages=services.pages,
         viewer_or_none=viewer,
         request_id=state.get("request_id", ""),
         turn=state.get("turn"),

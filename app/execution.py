@@ -52,8 +52,10 @@ gets the form without executing the fields again. A form is kept only when every
 it is stable (a plain attribute, ``__typename`` or a resolver marked ``stable``: not one whose
 answer moves with the clock or the request), the selection has at most KEPT_FIELDS fields,
 nothing under it is deferred or streamed, no field error was handled while it was completed
-and it was complete at once (no awaitable). A form is shared by the responses that carry it,
-which only serialise it; it refers to its operation weakly.
+and it was complete at once (no awaitable), or, for an answer made with ``awaits`` (a results
+page, whose edges pause between items: resolvers.page_answers), once its awaiting completion is
+done. A form is shared by the responses that carry it, which only serialise it; it refers to
+its operation weakly.
 
 How each field of a group is answered (which shortcut, with what) is worked out once per
 operation, field group and parent type (``FootageExecutionContext._plan``), not once per object:
@@ -77,7 +79,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple, cast
 
 from graphql import (
@@ -185,13 +187,30 @@ class Kept:
     the same selection gets that form without executing its fields again
     (``FootageExecutionContext._complete_kept``)."""
 
-    __slots__ = ("forms", "value")
+    __slots__ = ("awaits", "forms", "on_kept", "value")
 
-    def __init__(self, value: Any) -> None:
+    def __init__(
+        self,
+        value: Any,
+        *,
+        awaits: bool = False,
+        on_kept: Callable[[Kept], None] | None = None,
+    ) -> None:
         self.value = value
+        # Whether a completion that awaits is kept too, once done (a page's edges pause between
+        # items, app.pacing): the answer's resolvers then answer from its value alone even when
+        # they await (a page's key names what they read, resolvers.page_answers).
+        self.awaits = awaits
+        # Called once, when the first form is kept (to keep the answer only then).
+        self.on_kept = on_kept
         # Completed forms by selection token: (operation, weakly: a form does not keep a parsed
         # document alive after the parser's cache dropped it; return type; completed).
         self.forms: dict[tuple[Any, ...], tuple[weakref.ref[Any], Any, Any]] = {}
+
+    def release(self) -> None:
+        """Drop the value, keeping the forms: for an answer only ever handed out to the one
+        selection whose form it holds (a kept page, resolvers.page_answers)."""
+        self.value = _RELEASED
 
     def form(self, token: tuple[Any, ...], operation: Any, return_type: Any) -> Any:
         """The form kept for ``token``, if the same operation and type asked for it; else None."""
@@ -205,16 +224,19 @@ class Kept:
         if token not in forms and len(forms) >= KEPT_FORMS:
             del forms[next(iter(forms))]  # the oldest
         forms[token] = (weakref.ref(operation), return_type, form)
+        on_kept, self.on_kept = self.on_kept, None
+        if on_kept is not None:
+            on_kept(self)
 
 
-def _frozen(value: Any) -> Hashable:
+def frozen(value: Any) -> Hashable:
     """A coerced variable value as a hashable token (its type beside each value, so that
     ``1``, ``1.0`` and ``True`` differ); TypeError for a value that has none."""
     kind = type(value)
     if kind is dict:
-        return (dict, tuple(sorted(((k, _frozen(v)) for k, v in value.items()), key=_first)))
+        return (dict, tuple(sorted(((k, frozen(v)) for k, v in value.items()), key=_first)))
     if kind is list:
-        return (list, tuple(_frozen(item) for item in value))
+        return (list, tuple(frozen(item) for item in value))
     hash(value)
     return (kind, value)
 
@@ -236,6 +258,7 @@ _FALLBACK: Any = object()  # a shortcut declined: graphql-core's own path answer
 # What a completion answers when it is done (an object's fields, a list, a null): never
 # awaitable, so not asked (strawberry's is_awaitable is a Python call).
 _COMPLETED = frozenset({dict, list, type(None)})
+_RELEASED: Any = object()  # a released Kept's value (Kept.release)
 _NONE: dict[str, Any] = {}
 # What a leaf answers when it is done (a serialised value, a null): never awaitable.
 _SERIALISED = frozenset({str, int, float, bool, type(None)})
@@ -893,11 +916,27 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             form = kept.form(token, self.operation, return_type)
             if form is not None:
                 return form
+        if kept.value is _RELEASED:
+            raise RuntimeError("A released kept answer was asked for a form it does not hold.")
         errors = self._field_errors
         completed = self.complete_value(
             return_type, field_details_list, info, path, kept.value, position_context
         )
-        if token is not None and self._field_errors == errors and type(completed) in _COMPLETED:
+        if token is not None and self._field_errors == errors:
+            if type(completed) in _COMPLETED:
+                kept.keep(token, self.operation, return_type, completed)
+            elif kept.awaits and self.is_awaitable(completed):
+                return self._keep_when_done(kept, token, return_type, completed, errors)
+        return completed
+
+    async def _keep_when_done(
+        self, kept: Kept, token: tuple[Any, ...], return_type: Any, completing: Any, errors: int
+    ) -> Any:
+        """An awaiting completion of a ``Kept(awaits=True)``, kept once done when no field
+        error was handled in the meantime (anywhere in the request: an error of this answer
+        cannot be told from another's, so none is risked)."""
+        completed = await completing
+        if self._field_errors == errors and type(completed) in _COMPLETED:
             kept.keep(token, self.operation, return_type, completed)
         return completed
 
@@ -916,7 +955,7 @@ class FootageExecutionContext(StrawberryGraphQLCoreExecutionContext):
             variables = self._variables_token
             if variables is _FALLBACK:
                 try:
-                    variables = _frozen(self.variable_values.coerced)
+                    variables = frozen(self.variable_values.coerced)
                 except TypeError:
                     variables = None
                 self._variables_token = variables

@@ -115,6 +115,7 @@ class LiveConnection:
             storage=services.storage,
             pacer=services.pacer,
             answers=services.answers,
+            pages=services.pages,
             viewer_or_none=self.viewer,
             request_id=f"{self.request_id}.{next(self._operation_ids)}",
             socket=self,

@@ -26,6 +26,11 @@ class ResultPageByPageRequestLoader(Loader):
         )
         return pages
 
+    def revisions(self, records: Sequence[ResultRecord]) -> tuple[int, ...] | None:
+        """The revisions read with a page's results (app.store.tree_cache: a result's
+        recordings and media change only with its revision), or None when not known."""
+        return self.store.revisions_of(self.workspace_id, [record.id for record in records])
+
 
 class ResultCountByUserTestIdLoader(Loader):
     """Key: user test id. Result: how many results it has (0 when none)."""

@@ -18,6 +18,7 @@ from app.execution import ignores_path
 from resolvers import attached_media, recording, user_test, user_test_result
 
 DIRECT_RESOLVERS = {
+    "UserTest": user_test.USER_TEST_DIRECT_RESOLVERS,
     "UserTestResultEdge": user_test.EDGE_DIRECT_RESOLVERS,
     "UserTestResult": user_test_result.RESULT_DIRECT_RESOLVERS,
     "UserTestResultRecordings": user_test_result.DIRECT_RESOLVERS,

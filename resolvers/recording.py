@@ -9,7 +9,7 @@ from strawberry.scalars import JSON
 
 from app.auth import MEDIA_SIGN
 from app.context import Context
-from app.execution import Kept
+from app.execution import Kept, stable
 from app.ids import to_global_id
 from app.media.signer import SignedUrl as MintedUrl
 from app.store.records import AttachedMediaRecord, RecordingRecord, TranscriptionRecord
@@ -224,6 +224,7 @@ class TestSessionRecording(Node):
         context: Context,
         result_ids: Sequence[int],
         selections: Mapping[str, RecordingSelection],
+        identities: list[Hashable] | None = None,
     ) -> dict[int, dict[str, BuiltRecording]]:
         """The recordings of a page of results, by result id and kind, for the kinds selected
         (``selections``, resolvers.recording_selection.page_recordings_selection), each with
@@ -233,7 +234,7 @@ class TestSessionRecording(Node):
 
         A load that fails is the answer of the recording fields it was for (the error, which
         graphql-core raises at each field's own path, as when each field built its recording),
-        so the rest of the page stands."""
+        so the rest of the page stands. ``identities``: as ``prefetch``'s."""
         answers = await context.loaders.recordings_by_result_id.load_all(result_ids)
         failed = next((answer for answer in answers if isinstance(answer, Exception)), None)
         if failed is not None:
@@ -253,7 +254,7 @@ class TestSessionRecording(Node):
                     places.append((result_id, kind))
             by_result[result_id] = by_kind
         if chosen:
-            failures = await cls.prefetch(context, chosen)
+            failures = await cls.prefetch(context, chosen, identities)
             for (result_id, kind), failed in zip(places, failures, strict=True):
                 if failed is not None:
                     by_result[result_id][kind] = failed
@@ -261,11 +262,15 @@ class TestSessionRecording(Node):
 
     @staticmethod
     async def prefetch(
-        context: Context, chosen: Sequence[tuple[TestSessionRecording, RecordingSelection]]
+        context: Context,
+        chosen: Sequence[tuple[TestSessionRecording, RecordingSelection]],
+        identities: list[Hashable] | None = None,
     ) -> list[Exception | None]:
         """Fetch what each recording's selection needs: its media and transcript (one fetch
         each for all of ``chosen``; for one recording, loads its siblings' join) and then all
-        their URLs in one batch. Per recording, the error of a load it needed, or None."""
+        their URLs in one batch. Per recording, the error of a load it needed, or None.
+        ``identities``: where to add what each URL was counted as against the request's
+        ceiling (resolvers.signed_url.prefetch)."""
         loaders = context.loaders
         media_asked = [recording._id for recording, wanted in chosen if wanted.needs_media]
         documents_asked = [recording._id for recording, wanted in chosen if wanted.transcription]
@@ -306,10 +311,15 @@ class TestSessionRecording(Node):
                 transcript = cast("TranscriptionRecord | None", document)
                 recording._document = None if transcript is None else transcript.document
                 recording._document_fetched = True
-            targets += recording._url_targets(context, wanted, asked_in)
+            targets += recording._url_targets(context, wanted, asked_in, identities)
         # A page's recordings share their selection: each asked once whether it signs.
         selections = {id(wanted): wanted for _, wanted in chosen}.values()
-        await prefetch(context, targets, always=any(wanted.signs for wanted in selections))
+        await prefetch(
+            context,
+            targets,
+            always=any(wanted.signs for wanted in selections),
+            identities=identities,
+        )
         window = context.minter.window_start()
         for recording, wanted in chosen:
             if recording._answer_key is not None:
@@ -317,7 +327,11 @@ class TestSessionRecording(Node):
         return failures
 
     def _url_targets(
-        self, context: Context, wanted: RecordingSelection, window: int
+        self,
+        context: Context,
+        wanted: RecordingSelection,
+        window: int,
+        counted: list[Hashable] | None = None,
     ) -> list[UrlTarget]:
         """The URLs ``wanted`` asks of this recording and its media (fetched before), in the
         signing window ``window`` (the minter's now).
@@ -325,7 +339,8 @@ class TestSessionRecording(Node):
         With one ``attachedMedia`` selection, its answer may have been built by a former
         request (app.answers): then its media's URLs need nothing more than counting against
         this request's ceiling, when it has room for them and its key may sign them; otherwise
-        they are minted (and checked, and counted) one by one, and the answer built is kept."""
+        they are minted (and checked, and counted) one by one, and the answer built is kept.
+        ``counted``: where to add the URLs counted here (``prefetch``'s ``identities``)."""
         self._urls = {}
         targets = [UrlTarget(self._urls, self._storage_key, self._names, wanted.urls)]
         for name in wanted.legacy:
@@ -351,6 +366,8 @@ class TestSessionRecording(Node):
                 len(answer[0])
             ):
                 context.count_urls(answer[0])
+                if counted is not None:
+                    counted += answer[0]
                 self._answer = (selection.filter, answer[1])
                 return targets
         if wanted.media and self._media:
@@ -602,12 +619,15 @@ def _attached_media(
 
 # What graphql-core calls for these fields (installed by resolvers.direct): the same answers as
 # the declared resolvers, without Strawberry's per-call argument conversion, and without a
-# coroutine when ``build`` fetched what they need.
+# coroutine when ``build`` fetched what they need. `id`, `mediaUrl` and `attachedMedia` are
+# stable (app.execution.stable): what they answer is the recording's own (its prefetched URLs
+# and media), so a kept page (resolvers.page_answers) may hold them; `signedMediaUrl` counts
+# down its expiry, and the transcript and the deprecated URL fields are read apart from it.
 DIRECT_RESOLVERS: dict[str, DirectResolver] = {
-    "id": lambda source, _info: source.id(),
-    "mediaUrl": direct_url_resolver("mediaUrl"),
+    "id": stable(lambda source, _info: source.id()),
+    "mediaUrl": stable(direct_url_resolver("mediaUrl")),
     "signedMediaUrl": direct_signed_url_resolver("signedMediaUrl"),
-    "attachedMedia": _attached_media,
+    "attachedMedia": stable(_attached_media),
     "transcription": lambda source, info: source.transcription_of(info.context),
     **{field: _legacy_resolver(field) for field in LEGACY_URL_FIELDS},
 }

@@ -103,12 +103,20 @@ class UrlTarget(NamedTuple):
     keys: Sequence[UrlKey]
 
 
-async def prefetch(context: Context, targets: Sequence[UrlTarget], *, always: bool) -> None:
+async def prefetch(
+    context: Context,
+    targets: Sequence[UrlTarget],
+    *,
+    always: bool,
+    identities: list[Hashable] | None = None,
+) -> None:
     """Fill every target's entries for its keys, minting all of them in one loader call.
 
     ``always``: await the loader even with nothing to sign. Siblings of a list must resume in
     the same tick, or the loads their children make next (a transcription, say) split into
-    several batches; so whether to wait has to follow the selection, never the data."""
+    several batches; so whether to wait has to follow the selection, never the data.
+    ``identities``: where to add what each URL was counted as against the request's ceiling
+    (``url_identity``), for an answer kept whole (resolvers.page_answers)."""
     pending: list[tuple[UrlEntries, UrlKey, SignRequest]] = []
     # Keys with no disposition and no filename, checked once: their lifetime (_sign_request).
     lifetimes: dict[UrlKey, int] = {}
@@ -149,7 +157,13 @@ async def prefetch(context: Context, targets: Sequence[UrlTarget], *, always: bo
                 entries[key] = None
             else:
                 pending.append((entries, key, request))
+                if identities is not None:
+                    identities.append(
+                        url_identity(request.storage_key, key, target.default_filename)
+                    )
     context.count_urls(counted)
+    if identities is not None:
+        identities += counted
     if not pending and not always:
         return
     try:

@@ -1,20 +1,22 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 
 from app.context import Context
+from app.execution import Kept, stable
 from app.ids import to_global_id
 from app.pacing import PacedList
 from app.store.records import UserTestRecord
 from resolvers.build import built
 from resolvers.node import Node
+from resolvers.page_answers import keep_page, kept_page, page_answer_key
 from resolvers.pagination import PageInfo, encode_cursor, page_request
 from resolvers.recording import BuiltRecording, TestSessionRecording
-from resolvers.recording_selection import page_recordings_selection
+from resolvers.recording_selection import AnyInfo, page_recordings_selection
 from resolvers.user_test_result import UserTestResult
 
 
@@ -31,9 +33,10 @@ class UserTestResultEdge:
     node: UserTestResult = strawberry.field(description="The result.")
 
 
-# What graphql-core calls for the edge's cursor (installed by resolvers.direct).
+# What graphql-core calls for the edge's cursor (installed by resolvers.direct); stable
+# (app.execution.stable): made from the edge's own result.
 EDGE_DIRECT_RESOLVERS: dict[str, Callable[..., Any]] = {
-    "cursor": lambda source, _info: _edge_cursor(source),
+    "cursor": stable(lambda source, _info: _edge_cursor(source)),
 }
 
 
@@ -84,7 +87,21 @@ class UserTest(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> UserTestResultConnection:
-        settings = info.context.settings
+        page = await self.results_page(info, first=first, after=after, last=last, before=before)
+        return cast("UserTestResultConnection", page.value if type(page) is Kept else page)
+
+    async def results_page(
+        self,
+        info: AnyInfo,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> UserTestResultConnection | Kept:
+        """The page; ``Kept`` when kept whole across requests (resolvers.page_answers), for the
+        executor to hand out its completed form."""
+        context: Context = info.context
+        settings = context.settings
         request, size = page_request(
             user_test_id=self._id,
             first=first,
@@ -94,20 +111,27 @@ class UserTest(Node):
             default_size=settings.default_page_size,
             max_size=settings.max_page_size,
         )
-        records = await info.context.loaders.result_page.load(request)
-        has_more = len(records) > size
+        records = await context.loaders.result_page.load(request)
+        selections = page_recordings_selection(info)
+        key = page_answer_key(info, request, records, selections)
+        if key is not None:
+            kept = kept_page(info, key)
+            if kept is not None:
+                return kept
+        read = len(records)
+        has_more = read > size
         if has_more:
             records = records[1:] if request.backward else records[:size]
         ahead: dict[int, dict[str, BuiltRecording]] = {}
-        selections = page_recordings_selection(info)
+        urls: list[Hashable] = []
         if selections and records:
             ahead = await TestSessionRecording.build_page(
-                info.context, [r.id for r in records], selections
+                context, [r.id for r in records], selections, urls
             )
         result = UserTestResult.from_record
         edges = PacedList(
             [built(UserTestResultEdge, {"node": result(r, ahead.get(r.id))}) for r in records],
-            info.context.pacer,
+            context.pacer,
         )
         page_info = PageInfo(
             has_next_page=has_more if not request.backward else request.before is not None,
@@ -118,5 +142,26 @@ class UserTest(Node):
         if ahead:
             # graphql-core completes the whole page from here without awaiting: start it on a
             # fresh loop iteration, and let the edges spread it over several (app.pacing).
-            await info.context.pacer.pause()
-        return UserTestResultConnection(edges=edges, page_info=page_info, _user_test_id=self._id)
+            await context.pacer.pause()
+        connection = UserTestResultConnection(
+            edges=edges, page_info=page_info, _user_test_id=self._id
+        )
+        if key is None:
+            return connection
+        return keep_page(info, key, connection, urls, selections, read)
+
+
+async def _results(
+    source: UserTest,
+    info: Any,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> UserTestResultConnection | Kept:
+    return await source.results_page(info, first=first, after=after, last=last, before=before)
+
+
+# What graphql-core calls for the results (installed by resolvers.direct): the page itself, or
+# a Kept one, whose form the executor hands out (resolvers.page_answers).
+USER_TEST_DIRECT_RESOLVERS: dict[str, Callable[..., Any]] = {"results": _results}

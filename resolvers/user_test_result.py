@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 
 from app.context import Context
+from app.execution import stable
 from app.ids import to_global_id
 from app.store.records import ParticipantRecord, ResultRecord
 from resolvers.build import built
@@ -148,10 +149,13 @@ def _recording_resolver(kind: str) -> Callable[..., Any]:
 
 # What graphql-core calls for these fields (installed by resolvers.direct): a page asks for a
 # hundred of them, and Strawberry's wrapper adds two coroutines and an Info to each, which a
-# page's sixteen concurrent copies keep alive for the collector to walk.
+# page's sixteen concurrent copies keep alive for the collector to walk. Stable
+# (app.execution.stable): each answers the result's own recording or id, so a kept page
+# (resolvers.page_answers) may hold them; `userTest` is not (a user test changes apart from
+# its results).
 DIRECT_RESOLVERS = {
-    kind: _recording_resolver(kind) for kind in ("download", "screen", "camera", "audio")
+    kind: stable(_recording_resolver(kind)) for kind in ("download", "screen", "camera", "audio")
 }
 RESULT_DIRECT_RESOLVERS: dict[str, Callable[..., Any]] = {
-    "id": lambda source, _info: source.id(),
+    "id": stable(lambda source, _info: source.id()),
 }

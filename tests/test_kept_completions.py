@@ -226,6 +226,54 @@ async def test_an_awaitable_completion_is_not_kept(kept: Kept) -> None:
     assert kept.forms == {}
 
 
+async def test_an_answer_that_awaits_is_kept_once_its_completion_is_done(kept: Kept) -> None:
+    """``Kept(awaits=True)`` (a page whose edges pause, resolvers.page_answers): its awaiting
+    completion is kept when done, ``on_kept`` hears of it once, and later requests get the form
+    without awaiting anything."""
+    heard: list[Kept] = []
+    answer = KEPT["k"] = Kept(kept.value, awaits=True, on_kept=heard.append)
+    query = "query($name: String!) { groups(name: $name) { parts { later } } }"
+    schema = _schema()
+    first = await _run(schema, query)
+    assert first.errors is None
+    assert first.data == {
+        "groups": [{"parts": [{"later": "x"}, {"later": "y"}]}, {"parts": [{"later": "z"}]}]
+    }
+    assert heard == [answer]
+    second = await _run(schema, query)
+    assert second.data["groups"] is first.data["groups"]
+    assert heard == [answer]
+
+
+async def test_an_answer_that_awaits_is_not_kept_after_an_error(kept: Kept) -> None:
+    heard: list[Kept] = []
+    kept.value[1].parts[0].size = -1
+    KEPT["k"] = Kept(kept.value, awaits=True, on_kept=heard.append)
+    query = "query($name: String!) { groups(name: $name) { parts { later checked } } }"
+    schema = _schema()
+    for _ in range(2):
+        result = await _run(schema, query)
+        assert [(e.message, e.path) for e in result.errors or []] == [
+            ("negative size", ["groups", 1, "parts", 0, "checked"])
+        ]
+    assert heard == []
+    assert KEPT["k"].forms == {}
+
+
+async def test_a_released_answer_still_hands_out_its_form(kept: Kept) -> None:
+    """``release`` drops the value and keeps the forms; handed to a selection it has no form for,
+    the field answers an error rather than a wrong answer."""
+    schema = _schema()
+    first = await _run(schema, QUERY)
+    kept.release()
+    again = await _run(schema, QUERY)
+    assert again.errors is None
+    assert again.data["groups"] is first.data["groups"]
+    other = await _run(schema, "query($name: String!) { groups(name: $name) { title } }")
+    assert other.data is None
+    assert [e.path for e in other.errors or []] == [["groups"]]
+
+
 async def test_a_kept_answer_holds_a_bounded_number_of_forms(kept: Kept) -> None:
     query = """query($name: String!, $n: Int!) {
       groups(name: $name) { title parts { name } } echo(n: $n) }"""

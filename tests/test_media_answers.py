@@ -5,7 +5,6 @@ window, a key that may not sign, or a ceiling without room makes the request bui
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,14 +12,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.auth import hash_api_key, new_api_key
 from app.demo.seed import TEST_UUID
-from app.execution import FootageExecutionContext
-from app.media.signer import UrlMinter
-from app.store.facade import Admin
 from resolvers import attached_media
 from tests.conftest import Backend, ClientFactory, make_settings
+from tests.support.factories import workspace_key
 from tests.support.graphql import error_codes, gql
+from tests.support.minting import next_signing_window, signer_down
+from tests.support.spies import executed_objects
 
 PAGE = """query($test: String!, $first: Int!) { userTest(uuid: $test) {
   results(first: $first) { edges { node { recordings { download {
@@ -45,16 +43,7 @@ def built_items(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 @pytest.fixture
 def executed_items(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The media items whose fields the executor ran, as it runs them."""
-    executed: list[object] = []
-    original = FootageExecutionContext.execute_fields
-
-    def spy(self: Any, parent_type: Any, source: Any, *args: Any) -> Any:
-        if parent_type.name == "AttachedMedia":
-            executed.append(source)
-        return original(self, parent_type, source, *args)
-
-    monkeypatch.setattr(FootageExecutionContext, "execute_fields", spy)
-    return executed
+    return executed_objects(monkeypatch, {"AttachedMedia"})
 
 
 def items(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,12 +104,7 @@ async def test_another_signing_window_builds_its_own(
     client: httpx.AsyncClient, built_items: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
-    later = UrlMinter.window_start
-
-    def next_window(minter: UrlMinter) -> int:
-        return later(minter) + minter.window
-
-    monkeypatch.setattr(UrlMinter, "window_start", next_window)
+    next_signing_window(monkeypatch)
     built_items.clear()
     second = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
     assert built_items
@@ -131,20 +115,7 @@ async def test_a_key_that_may_not_sign_gets_forbidden_after_another_kept_the_ans
     client: httpx.AsyncClient, connection: AsyncConnection, backend: Backend
 ) -> None:
     await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
-    workspace = (
-        await connection.execute(
-            text("SELECT workspace_id FROM user_tests WHERE uuid = :test"), {"test": TEST_UUID}
-        )
-    ).scalar_one()
-    reader = new_api_key()
-    await Admin(connection).create_api_key(
-        workspace_id=workspace,
-        key_hash=hash_api_key(reader),
-        prefix=reader[:8],
-        label="reader",
-        now=datetime.now(UTC),
-        scopes="results:read",
-    )
+    reader = await workspace_key(connection, TEST_UUID, "results:read")
     body = await gql(
         client,
         PAGE,
@@ -201,15 +172,10 @@ async def test_an_answer_with_errors_is_not_kept(
     client: httpx.AsyncClient, built_items: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A request whose URLs failed to sign answers SIGNING_FAILED; the next one signs its own."""
-    mint = UrlMinter.mint
-
-    async def failing(minter: UrlMinter, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("the signer is down")
-
-    monkeypatch.setattr(UrlMinter, "mint", failing)
+    signer_back = signer_down(monkeypatch)
     failed = await gql(client, PAGE, {"test": TEST_UUID, "first": 10}, expect_errors=True)
     assert set(error_codes(failed)) == {"SIGNING_FAILED"}
-    monkeypatch.setattr(UrlMinter, "mint", mint)
+    signer_back()
     built_items.clear()
     body = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
     assert built_items

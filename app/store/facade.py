@@ -361,6 +361,17 @@ class Store(ChangeFeedReads, Writes):
         self._revisions.clear()
         self._recording_results.clear()
 
+    def revisions_of(self, workspace_id: int, result_ids: Sequence[int]) -> tuple[int, ...] | None:
+        """The revisions this store read with these results (see app.store.tree_cache), or
+        None when it knows not all of them (the read cache off, a write since)."""
+        if self._trees is None or workspace_id != self._revisions_workspace:
+            return None
+        revisions = self._revisions
+        try:
+            return tuple([revisions[result_id] for result_id in result_ids])
+        except KeyError:
+            return None
+
     def _note_revisions(self, workspace_id: int, rows: Sequence[AnyRow]) -> None:
         """Remember the revisions of results just read (``_RESULT_COLUMNS``' last)."""
         if self._trees is None:

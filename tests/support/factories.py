@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import hash_api_key, new_api_key
@@ -103,3 +104,22 @@ async def make_workspace(
         ],
     )
     return Workspace(workspace_id, key, test_uuid, result_uuid, recording_uuid, media_uuid)
+
+
+async def workspace_key(connection: AsyncConnection, test_uuid: str, scopes: str) -> str:
+    """A new API key with ``scopes`` in the workspace of the user test ``test_uuid``."""
+    workspace_id = (
+        await connection.execute(
+            text("SELECT workspace_id FROM user_tests WHERE uuid = :test"), {"test": test_uuid}
+        )
+    ).scalar_one()
+    key = new_api_key()
+    await Admin(connection).create_api_key(
+        workspace_id=workspace_id,
+        key_hash=hash_api_key(key),
+        prefix=key[:8],
+        label=scopes,
+        now=datetime.now(UTC),
+        scopes=scopes,
+    )
+    return key
