@@ -87,8 +87,12 @@ class UserTest(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> UserTestResultConnection:
-        page = await self.results_page(info, first=first, after=after, last=last, before=before)
-        return cast("UserTestResultConnection", page.value if type(page) is Kept else page)
+        # Only graphql-core's resolver (below) hands out kept pages: a kept page is its
+        # completed form, which only the executor knows.
+        page = await self.results_page(
+            info, first=first, after=after, last=last, before=before, keeps=False
+        )
+        return cast("UserTestResultConnection", page)
 
     async def results_page(
         self,
@@ -97,9 +101,11 @@ class UserTest(Node):
         after: str | None = None,
         last: int | None = None,
         before: str | None = None,
+        *,
+        keeps: bool = True,
     ) -> UserTestResultConnection | Kept:
         """The page; ``Kept`` when kept whole across requests (resolvers.page_answers), for the
-        executor to hand out its completed form."""
+        executor to hand out its completed form (``keeps``: whether to)."""
         context: Context = info.context
         settings = context.settings
         request, size = page_request(
@@ -113,7 +119,7 @@ class UserTest(Node):
         )
         records = await context.loaders.result_page.load(request)
         selections = page_recordings_selection(info)
-        key = page_answer_key(info, request, records, selections)
+        key = page_answer_key(info, request, records, selections) if keeps else None
         if key is not None:
             kept = kept_page(info, key)
             if kept is not None:
