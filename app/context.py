@@ -63,6 +63,10 @@ class Context:
     _loaders: Loaders | None = field(default=None)
     # The distinct URLs this request has asked for (app.context.Context.count_url).
     _urls: set[Hashable] = field(default_factory=set)
+    # URLs minted outside a results page's batch (resolvers.signed_url: a single recording's,
+    # one field's): a page completed meanwhile keeps no template of its URLs, since some of
+    # them may be these (resolvers.page_answers).
+    urls_minted_apart: int = 0
     # Per-request memo of how a selection reads (resolvers.recording_selection), by its field nodes.
     plans: dict[tuple[object, ...], object] = field(default_factory=dict)
     # The process's pacer (Services.pacer); contexts built elsewhere get their own.

@@ -212,6 +212,16 @@ class Kept:
         selection whose form it holds (a kept page, resolvers.page_answers)."""
         self.value = _RELEASED
 
+    def refilled(self, fill: Callable[[Any], Any]) -> Kept:
+        """A released answer holding ``fill(form)`` in place of each of these forms (a kept
+        page's forms with another signing window's URLs, resolvers.page_answers)."""
+        kept = Kept(_RELEASED, awaits=self.awaits)
+        kept.forms = {
+            token: (operation, return_type, fill(form))
+            for token, (operation, return_type, form) in self.forms.items()
+        }
+        return kept
+
     def form(self, token: tuple[Any, ...], operation: Any, return_type: Any) -> Any:
         """The form kept for ``token``, if the same operation and type asked for it; else None."""
         known = self.forms.get(token)

@@ -51,6 +51,7 @@ from resolvers.signed_url import (
     SignedUrl,
     UrlEntries,
     UrlKey,
+    UrlLog,
     UrlTarget,
     direct_signed_url_resolver,
     direct_url_resolver,
@@ -224,7 +225,7 @@ class TestSessionRecording(Node):
         context: Context,
         result_ids: Sequence[int],
         selections: Mapping[str, RecordingSelection],
-        identities: list[Hashable] | None = None,
+        log: UrlLog | None = None,
     ) -> dict[int, dict[str, BuiltRecording]]:
         """The recordings of a page of results, by result id and kind, for the kinds selected
         (``selections``, resolvers.recording_selection.page_recordings_selection), each with
@@ -234,7 +235,7 @@ class TestSessionRecording(Node):
 
         A load that fails is the answer of the recording fields it was for (the error, which
         graphql-core raises at each field's own path, as when each field built its recording),
-        so the rest of the page stands. ``identities``: as ``prefetch``'s."""
+        so the rest of the page stands. ``log``: as ``prefetch``'s."""
         answers = await context.loaders.recordings_by_result_id.load_all(result_ids)
         failed = next((answer for answer in answers if isinstance(answer, Exception)), None)
         if failed is not None:
@@ -254,7 +255,7 @@ class TestSessionRecording(Node):
                     places.append((result_id, kind))
             by_result[result_id] = by_kind
         if chosen:
-            failures = await cls.prefetch(context, chosen, identities)
+            failures = await cls.prefetch(context, chosen, log)
             for (result_id, kind), failed in zip(places, failures, strict=True):
                 if failed is not None:
                     by_result[result_id][kind] = failed
@@ -264,13 +265,12 @@ class TestSessionRecording(Node):
     async def prefetch(
         context: Context,
         chosen: Sequence[tuple[TestSessionRecording, RecordingSelection]],
-        identities: list[Hashable] | None = None,
+        log: UrlLog | None = None,
     ) -> list[Exception | None]:
         """Fetch what each recording's selection needs: its media and transcript (one fetch
         each for all of ``chosen``; for one recording, loads its siblings' join) and then all
         their URLs in one batch. Per recording, the error of a load it needed, or None.
-        ``identities``: where to add what each URL was counted as against the request's
-        ceiling (resolvers.signed_url.prefetch)."""
+        ``log``: where to note the URLs (resolvers.signed_url.UrlLog)."""
         loaders = context.loaders
         media_asked = [recording._id for recording, wanted in chosen if wanted.needs_media]
         documents_asked = [recording._id for recording, wanted in chosen if wanted.transcription]
@@ -311,14 +311,14 @@ class TestSessionRecording(Node):
                 transcript = cast("TranscriptionRecord | None", document)
                 recording._document = None if transcript is None else transcript.document
                 recording._document_fetched = True
-            targets += recording._url_targets(context, wanted, asked_in, identities)
+            targets += recording._url_targets(context, wanted, asked_in, log)
         # A page's recordings share their selection: each asked once whether it signs.
         selections = {id(wanted): wanted for _, wanted in chosen}.values()
         await prefetch(
             context,
             targets,
             always=any(wanted.signs for wanted in selections),
-            identities=identities,
+            log=log,
         )
         window = context.minter.window_start()
         for recording, wanted in chosen:
@@ -331,7 +331,7 @@ class TestSessionRecording(Node):
         context: Context,
         wanted: RecordingSelection,
         window: int,
-        counted: list[Hashable] | None = None,
+        log: UrlLog | None = None,
     ) -> list[UrlTarget]:
         """The URLs ``wanted`` asks of this recording and its media (fetched before), in the
         signing window ``window`` (the minter's now).
@@ -340,7 +340,7 @@ class TestSessionRecording(Node):
         request (app.answers): then its media's URLs need nothing more than counting against
         this request's ceiling, when it has room for them and its key may sign them; otherwise
         they are minted (and checked, and counted) one by one, and the answer built is kept.
-        ``counted``: where to add the URLs counted here (``prefetch``'s ``identities``)."""
+        ``log``: where to note the URLs counted here (``prefetch``'s)."""
         self._urls = {}
         targets = [UrlTarget(self._urls, self._storage_key, self._names, wanted.urls)]
         for name in wanted.legacy:
@@ -366,8 +366,9 @@ class TestSessionRecording(Node):
                 len(answer[0])
             ):
                 context.count_urls(answer[0])
-                if counted is not None:
-                    counted += answer[0]
+                if log is not None:
+                    log.identities += answer[0]
+                    log.apart = log.apart or bool(selection.urls)  # minted before
                 self._answer = (selection.filter, answer[1])
                 return targets
         if wanted.media and self._media:

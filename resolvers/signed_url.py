@@ -18,6 +18,7 @@ ones share one. Per entry, in this order: no stored object -> null; the key lack
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any, NamedTuple, Protocol, TypeAlias, TypeVar
@@ -93,6 +94,18 @@ def url_key(
     return (field, expires_in, disposition, filename)
 
 
+@dataclass(slots=True)
+class UrlLog:
+    """What a page's URLs were, for keeping the page whole (resolvers.page_answers): what
+    each was counted as against the request's ceiling, what this request signed for them
+    (the entries, the key in them, the request signed) and whether any came from elsewhere
+    (a kept answer built by a former request)."""
+
+    identities: list[Hashable] = field(default_factory=list)
+    signed: list[tuple[UrlEntries, UrlKey, SignRequest]] = field(default_factory=list)
+    apart: bool = False
+
+
 class UrlTarget(NamedTuple):
     """URLs one object needs: its entries (filled in place), what to sign, the keys asked. A
     named tuple, made in one call (a page makes one per recording and per media item)."""
@@ -108,15 +121,14 @@ async def prefetch(
     targets: Sequence[UrlTarget],
     *,
     always: bool,
-    identities: list[Hashable] | None = None,
+    log: UrlLog | None = None,
 ) -> None:
     """Fill every target's entries for its keys, minting all of them in one loader call.
 
     ``always``: await the loader even with nothing to sign. Siblings of a list must resume in
     the same tick, or the loads their children make next (a transcription, say) split into
     several batches; so whether to wait has to follow the selection, never the data.
-    ``identities``: where to add what each URL was counted as against the request's ceiling
-    (``url_identity``), for an answer kept whole (resolvers.page_answers)."""
+    ``log``: where to note the URLs' identities (``url_identity``) and what was signed."""
     pending: list[tuple[UrlEntries, UrlKey, SignRequest]] = []
     # Keys with no disposition and no filename, checked once: their lifetime (_sign_request).
     lifetimes: dict[UrlKey, int] = {}
@@ -157,13 +169,16 @@ async def prefetch(
                 entries[key] = None
             else:
                 pending.append((entries, key, request))
-                if identities is not None:
-                    identities.append(
+                if log is not None:
+                    log.identities.append(
                         url_identity(request.storage_key, key, target.default_filename)
                     )
     context.count_urls(counted)
-    if identities is not None:
-        identities += counted
+    if log is not None:
+        log.identities += counted
+        log.signed += pending
+    else:
+        context.urls_minted_apart += len(pending)
     if not pending and not always:
         return
     try:
@@ -202,6 +217,7 @@ async def _mint_now(
     request = _sign_request(context, storage_key, key, default_filename)
     if request is None:
         return None
+    context.urls_minted_apart += 1
     try:
         [url] = await context.loaders.signed_urls.load((request,))
     except Exception:  # logged by the loader

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ from resolvers.page_answers import keep_page, kept_page, page_answer_key
 from resolvers.pagination import PageInfo, encode_cursor, page_request
 from resolvers.recording import BuiltRecording, TestSessionRecording
 from resolvers.recording_selection import AnyInfo, page_recordings_selection
+from resolvers.signed_url import UrlLog
 from resolvers.user_test_result import UserTestResult
 
 
@@ -121,7 +122,7 @@ class UserTest(Node):
         selections = page_recordings_selection(info)
         key = page_answer_key(info, request, records, selections) if keeps else None
         if key is not None:
-            kept = kept_page(info, key)
+            kept = await kept_page(info, key)
             if kept is not None:
                 return kept
         read = len(records)
@@ -129,10 +130,10 @@ class UserTest(Node):
         if has_more:
             records = records[1:] if request.backward else records[:size]
         ahead: dict[int, dict[str, BuiltRecording]] = {}
-        urls: list[Hashable] = []
+        log = UrlLog()
         if selections and records:
             ahead = await TestSessionRecording.build_page(
-                context, [r.id for r in records], selections, urls
+                context, [r.id for r in records], selections, log
             )
         result = UserTestResult.from_record
         edges = PacedList(
@@ -154,7 +155,7 @@ class UserTest(Node):
         )
         if key is None:
             return connection
-        return keep_page(info, key, connection, urls, selections, read)
+        return keep_page(info, key, connection, log, selections, read)
 
 
 async def _results(

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.demo.seed import TEST_UUID
-from resolvers import attached_media
+from resolvers import attached_media, user_test
 from tests.conftest import Backend, ClientFactory, make_settings
 from tests.support.factories import workspace_key
 from tests.support.graphql import error_codes, gql
@@ -24,6 +24,13 @@ PAGE = """query($test: String!, $first: Int!) { userTest(uuid: $test) {
   results(first: $first) { edges { node { recordings { download {
     mediaUrl attachedMedia { language media { type status url } }
   } } } } } } }"""
+
+
+@pytest.fixture(autouse=True)
+def no_page_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the media answers a page is built from: no page is kept whole
+    above them (tests/test_page_answers.py)."""
+    monkeypatch.setattr(user_test, "page_answer_key", lambda *_: None)
 
 
 @pytest.fixture

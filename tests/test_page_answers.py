@@ -7,6 +7,7 @@ still passes the scope and URL-ceiling checks a built one makes."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.answers import AnswerCache
 from app.demo.seed import TEST_UUID
+from resolvers import user_test
 from resolvers.user_test_result import UserTestResult
 from tests.conftest import Backend, ClientFactory, make_settings
 from tests.support.factories import workspace_key
@@ -194,15 +196,103 @@ async def test_the_rows_around_a_page_name_it_too(client: httpx.AsyncClient) -> 
     assert shrunk["data"]["userTest"]["results"]["pageInfo"]["hasNextPage"] is False
 
 
-async def test_another_signing_window_builds_its_own(
+def signed(client: httpx.AsyncClient) -> int:
+    count: int = client._transport.app.state.services.minter.signed  # type: ignore[attr-defined]
+    return count
+
+
+def without_urls(body: dict[str, Any]) -> str:
+    text = json.dumps(body)
+    for url in page_urls(body):
+        text = text.replace(url, "URL")
+    return text
+
+
+async def test_another_signing_window_signs_the_page_again_and_builds_nothing(
     client: httpx.AsyncClient, built_results: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A kept page's form is completed again with the new window's URLs (its template): the
+    same answer with new URLs, each distinct URL signed once, and then handed out as it is."""
     first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
     next_signing_window(monkeypatch)
     built_results.clear()
+    before = signed(client)
     second = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
-    assert built_results
+    assert built_results == []
+    assert signed(client) - before == len(set(page_urls(second))) > 0
     assert set(page_urls(second)).isdisjoint(page_urls(first))
+    assert without_urls(second) == without_urls(first)
+    before = signed(client)
+    assert await gql(client, PAGE, {"test": TEST_UUID, "first": 10}) == second
+    assert signed(client) == before
+    assert built_results == []
+
+
+async def test_without_a_url_cache_every_request_signs_its_page_and_builds_none(
+    client_factory: ClientFactory, backend: Backend, built_results: list[int]
+) -> None:
+    """FOOTAGE_URL_CACHE_SIZE=0: every request signs every URL it answers; a kept page is
+    completed with them from its template."""
+    settings = make_settings(
+        backend.settings.var_dir, backend.settings.database_url, FOOTAGE_URL_CACHE_SIZE="0"
+    )
+    async with client_factory(settings=settings) as client:
+        first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+        distinct = len(set(page_urls(first)))
+        for _ in range(2):
+            built_results.clear()
+            before = signed(client)
+            again = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+            assert signed(client) - before == distinct
+            assert built_results == []
+            assert without_urls(again) == without_urls(first)
+
+
+async def test_a_page_with_urls_made_by_a_former_request_keeps_no_template(
+    client: httpx.AsyncClient, built_results: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page whose media answers a former request built (another page of the same results)
+    did not sign those URLs itself: kept for its window only, built again in the next one."""
+    await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    await gql(client, PAGE, {"test": TEST_UUID, "first": 5})  # its media answers: kept ones
+    next_signing_window(monkeypatch)
+    built_results.clear()
+    await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert built_results == []  # its template
+    await gql(client, PAGE, {"test": TEST_UUID, "first": 5})
+    assert len(built_results) == 5
+
+
+async def test_a_page_whose_recordings_were_built_field_by_field_is_not_kept(
+    client: httpx.AsyncClient, built_results: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """URLs minted apart from the page's batch (here: every recording built by its own field,
+    as when the page could not see its selection) are not the page's to know: it is not kept,
+    and in the next window it is built again, never handed out with the former URLs."""
+    monkeypatch.setattr(user_test, "page_recordings_selection", lambda _info: {})
+    first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert page_urls(first)
+    assert len(pages_of(client)) == 0
+    next_signing_window(monkeypatch)
+    built_results.clear()
+    second = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert len(built_results) == 10
+    assert set(page_urls(second)).isdisjoint(page_urls(first))
+
+
+async def test_a_page_whose_new_urls_fail_to_sign_is_built_and_says_so(
+    client: httpx.AsyncClient, built_results: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    next_signing_window(monkeypatch)
+    signer_back = signer_down(monkeypatch)
+    built_results.clear()
+    failed = await gql(client, PAGE, {"test": TEST_UUID, "first": 10}, expect_errors=True)
+    assert set(error_codes(failed)) == {"SIGNING_FAILED"}
+    assert len(built_results) == 10
+    signer_back()
+    body = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert page_urls(body)
 
 
 async def test_a_key_that_may_not_sign_gets_forbidden_after_another_kept_the_page(
