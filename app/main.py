@@ -143,7 +143,7 @@ def create_app(
                 pacer=pacer,
                 trees=TreeCache(settings.read_cache_size),
                 answers=AnswerCache(settings.read_cache_size),
-                pages=AnswerCache(settings.read_cache_size),
+                pages=AnswerCache(settings.page_cache_size),
             )
             app.state.local_signer = local
             app.state.demo_key = _demo_key(settings)

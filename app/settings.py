@@ -64,6 +64,9 @@ class Settings:
     # Results whose recordings and media the process keeps between requests (the read cache,
     # app.store.tree_cache), and recordings' built attachedMedia answers (app.answers); 0: off.
     read_cache_size: int = 5_000
+    # Results pages kept whole, with their completed forms (resolvers.page_answers), up to this
+    # many results in all; 0: off. Nothing is kept with the read cache off.
+    page_cache_size: int = 5_000
     # Websockets (app.graphql_ws): subscriptions one connection may hold at once.
     max_subscriptions_per_connection: int = 20
     # Storage backend. The GCS fields are only read when storage == "gcs"; app.media.gcs checks
@@ -133,6 +136,7 @@ class Settings:
             operation_queue_wait=get_int("OPERATION_QUEUE_WAIT", 10, low=1, high=600),
             operation_queue_limit=get_int("OPERATION_QUEUE_LIMIT", 1_000, low=1, high=1_000_000),
             read_cache_size=get_int("READ_CACHE_SIZE", 5_000, low=0, high=10_000_000),
+            page_cache_size=get_int("PAGE_CACHE_SIZE", 5_000, low=0, high=10_000_000),
             max_depth=get_int("MAX_DEPTH", 12, low=2, high=100),
             max_aliases=get_int("MAX_ALIASES", 30, low=0, high=1_000),
             max_tokens=get_int("MAX_TOKENS", 5_000, low=100, high=1_000_000),

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import gc
 import json
 import os
@@ -48,6 +47,7 @@ COUNTED = (
     "specific_result",
     "page_urls_warm",
     "page_urls_uncached",
+    "page_urls_rebuilt",
     "page_no_urls",
     "page_deep_no_urls",
     "page1_urls",
@@ -72,8 +72,7 @@ async def _child(name: str, requests: int, results: int, slowdown: float, counte
     from bench.server import server_environment
 
     settings = Settings.from_env(server_environment(dataset, 8000, **STORAGES[scenario.storage]))
-    if not scenario.read_cache:
-        settings = dataclasses.replace(settings, read_cache_size=0)
+    settings = scenario.configure(settings)
     async with harness(settings) as bench:
         pacer = bench.app.state.services.pacer
         pacer.budget *= slowdown

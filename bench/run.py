@@ -246,9 +246,12 @@ def main(argv: list[str] | None = None) -> None:
     var_dir = Path(dataset.var_dir)
     for server_settings in dict.fromkeys(s.server for s in chosen if s.http):
         group = [s for s in chosen if s.http and s.server == server_settings]
-        storage, cold, read_cache = server_settings
+        storage, cold, read_cache, page_cache = server_settings
         extra = {**group[0].environment, **args.set}
-        name = f"{storage}-{'cold' if cold else 'warm'}{'' if read_cache else '-uncached'}"
+        name = (
+            f"{storage}-{'cold' if cold else 'warm'}{'' if read_cache else '-uncached'}"
+            f"{'' if page_cache else '-rebuilt'}"
+        )
         log_file = var_dir / f"server-{name}.log"
         with serve(dataset, log_file, **extra) as server:
             for scenario in group:

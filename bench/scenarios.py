@@ -86,14 +86,17 @@ class Scenario:
     # False: measured with the read cache off (FOOTAGE_READ_CACHE_SIZE=0, app.store.tree_cache):
     # every request reads its results' recordings and media.
     read_cache: bool = True
+    # False: measured with the page cache off (FOOTAGE_PAGE_CACHE_SIZE=0, resolvers.page_answers):
+    # every request builds its page, from the read cache.
+    page_cache: bool = True
     http: bool = True  # False: in-process probe only (statement count)
     storage: str = "local"  # a key of STORAGES
     concurrency: tuple[int, ...] = (1, 16)  # the HTTP runs
 
     @property
-    def server(self) -> tuple[str, bool, bool]:
+    def server(self) -> tuple[str, bool, bool, bool]:
         """Scenarios with the same server settings share a server."""
-        return self.storage, self.cold, self.read_cache
+        return self.storage, self.cold, self.read_cache, self.page_cache
 
     @property
     def environment(self) -> dict[str, str]:
@@ -102,6 +105,7 @@ class Scenario:
             **STORAGES[self.storage],
             **({"FOOTAGE_URL_CACHE_SIZE": "0"} if self.cold else {}),
             **({} if self.read_cache else {"FOOTAGE_READ_CACHE_SIZE": "0"}),
+            **({} if self.page_cache else {"FOOTAGE_PAGE_CACHE_SIZE": "0"}),
         }
 
     def configure(self, settings: Settings) -> Settings:
@@ -110,6 +114,8 @@ class Scenario:
             settings = dataclasses.replace(settings, url_cache_size=0)
         if not self.read_cache:
             settings = dataclasses.replace(settings, read_cache_size=0)
+        if not self.page_cache:
+            settings = dataclasses.replace(settings, page_cache_size=0)
         return settings
 
 
@@ -133,6 +139,7 @@ def breakdown_scenarios(dataset: Dataset) -> list[Scenario]:
             _page(dataset, query),
             dataset.api_key,
             urls="url" in query.lower(),  # `url`, `mediaUrl`
+            page_cache=False,  # what building each selection costs
         )
         for index, (label, query) in enumerate(BREAKDOWN)
     ]
@@ -167,6 +174,14 @@ def scenarios(dataset: Dataset) -> list[Scenario]:
             key,
             urls=True,
             read_cache=False,
+        ),
+        Scenario(
+            "page_urls_rebuilt",
+            "100-result page + URLs, warm, page cache off",
+            page(PAGE_URLS),
+            key,
+            urls=True,
+            page_cache=False,
         ),
         Scenario("page_no_urls", "100-result page, no URL fields", page(PAGE_NO_URLS), key),
         Scenario(

@@ -29,8 +29,9 @@ fields then answer SIGNING_FAILED at their paths.
 A page is kept only once its form is, which the executor does only when every field under it
 is stable, the selection is narrow enough and no field error was handled meanwhile
 (app.execution): a selection with ``totalCount``, a result's ``userTest``, ``signedMediaUrl``
-or ``transcription`` keeps nothing. Nothing is kept with the read cache off (the revisions are
-not known).
+or ``transcription`` keeps nothing. At most FOOTAGE_PAGE_CACHE_SIZE results' pages are kept
+(app.answers: a page weighs its results); nothing with the read cache off (the revisions are not
+known).
 
 A request answered from a kept page passes the checks a built page makes before it mints:
 a selection with URL fields needs ``media:sign``, and the page's URLs count against the

@@ -97,7 +97,7 @@ def test_the_statement_target_is_judged_with_the_read_cache_off() -> None:
     assert row["met"] is False
 
 
-def test_a_scenario_without_the_read_cache_turns_it_off_in_process_and_in_its_server(
+def test_a_scenario_without_a_cache_turns_it_off_in_process_and_in_its_server(
     tmp_path: Path,
 ) -> None:
     settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
@@ -108,3 +108,8 @@ def test_a_scenario_without_the_read_cache_turns_it_off_in_process_and_in_its_se
     assert "FOOTAGE_READ_CACHE_SIZE" not in base.environment
     assert uncached.environment["FOOTAGE_READ_CACHE_SIZE"] == "0"
     assert base.server != uncached.server  # separate servers
+    rebuilt = dataclasses.replace(base, page_cache=False)
+    assert rebuilt.configure(settings).page_cache_size == 0
+    assert rebuilt.configure(settings).read_cache_size > 0
+    assert rebuilt.environment["FOOTAGE_PAGE_CACHE_SIZE"] == "0"
+    assert rebuilt.server not in (base.server, uncached.server)

@@ -389,11 +389,12 @@ async def test_a_renamed_user_test_is_answered_at_once_below_its_results(
     assert {n["userTest"]["name"] for n in nodes(body)} == {"Renamed test"}
 
 
-async def test_with_the_read_cache_off_no_page_is_kept(
-    client_factory: ClientFactory, backend: Backend, built_results: list[int]
+@pytest.mark.parametrize("setting", ["FOOTAGE_READ_CACHE_SIZE", "FOOTAGE_PAGE_CACHE_SIZE"])
+async def test_with_the_read_or_page_cache_off_no_page_is_kept(
+    client_factory: ClientFactory, backend: Backend, built_results: list[int], setting: str
 ) -> None:
     settings = make_settings(
-        backend.settings.var_dir, backend.settings.database_url, FOOTAGE_READ_CACHE_SIZE="0"
+        backend.settings.var_dir, backend.settings.database_url, **{setting: "0"}
     )
     async with client_factory(settings=settings) as client:
         first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
