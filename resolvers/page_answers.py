@@ -135,7 +135,9 @@ async def kept_page(info: AnyInfo, key: tuple[Hashable, ...]) -> Kept | None:
         return None
     context.count_urls(found.urls)
     try:
-        minted = await context.loaders.signed_urls.load(template.requests)
+        minted = (
+            await context.loaders.signed_urls.load(template.requests) if template.requests else []
+        )
     except Exception:  # logged by the loader: the page is built, and its URL fields say so
         return None
     urls = [url.url for url in minted]

@@ -228,6 +228,29 @@ async def test_another_signing_window_signs_the_page_again_and_builds_nothing(
     assert built_results == []
 
 
+async def test_a_page_whose_files_are_not_stored_has_no_url_to_sign_again(
+    client: httpx.AsyncClient,
+    connection: AsyncConnection,
+    built_results: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = await gql(client, PAGE, {"test": TEST_UUID, "first": 3})
+    pks = [n["pk"] for n in nodes(first)]
+    for statement in (
+        "UPDATE attached_media SET storage_key = NULL WHERE recording_id IN "
+        "(SELECT id FROM recordings WHERE result_id IN (:a, :b, :c))",
+        "UPDATE recordings SET storage_key = NULL WHERE result_id IN (:a, :b, :c)",
+    ):
+        await connection.execute(text(statement), dict(zip("abc", pks, strict=True)))
+    unstored = await gql(client, PAGE, {"test": TEST_UUID, "first": 3})
+    assert page_urls(unstored) == []
+    next_signing_window(monkeypatch)
+    built_results.clear()
+    before = signed(client)
+    assert await gql(client, PAGE, {"test": TEST_UUID, "first": 3}) == unstored
+    assert (built_results, signed(client)) == ([], before)
+
+
 async def test_without_a_url_cache_every_request_signs_its_page_and_builds_none(
     client_factory: ClientFactory, backend: Backend, built_results: list[int]
 ) -> None:
