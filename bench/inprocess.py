@@ -271,23 +271,43 @@ def _sign_share(offset: int, count: int) -> int:
     return count
 
 
-def spread_signing_ms(settings: Settings, count: int, workers: int, rounds: int = 5) -> float:
+class SpreadSigning:
     """Wall milliseconds ``count`` URLs take this backend's signer when spread over
     ``workers`` processes, one equal share each, all started at once: the issue's "cost of
     N signatures spread over both cores", measured on the machine as it is at that moment
     (both cores busy at once, whatever else is running) rather than derived from one thread.
     Plain processes, not the app's signing pool: its own overhead is part of what the cold
-    page is judged on, not of the allowance. The median of ``rounds`` (after one untimed)."""
-    shares = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_signing_worker, initargs=(settings,)
-    ) as pool:
-        timings: list[float] = []
-        for round_number in range(rounds + 1):
-            started = time.perf_counter()
-            done = pool.map(_sign_share, [i * count for i in range(workers)], shares)
-            assert sum(done) == count
-            if round_number:  # the first round starts the workers
-                timings.append(time.perf_counter() - started)
-    return round(statistics.median(timings) * 1000, 2)
+    page is judged on, not of the allowance. A context manager: the workers start on entry
+    (one untimed round), and each ``round_ms`` times one round."""
+
+    def __init__(self, settings: Settings, count: int, workers: int) -> None:
+        self.count = count
+        self.workers = workers
+        self.shares = [count // workers + (1 if i < count % workers else 0) for i in range(workers)]
+        self.pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_signing_worker,
+            initargs=(settings,),
+        )
+
+    def __enter__(self) -> SpreadSigning:
+        self.round_ms()  # starts the workers
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.pool.shutdown()
+
+    def round_ms(self) -> float:
+        started = time.perf_counter()
+        offsets = [i * self.count for i in range(self.workers)]
+        done = self.pool.map(_sign_share, offsets, self.shares)
+        assert sum(done) == self.count
+        return (time.perf_counter() - started) * 1000
+
+
+def spread_signing_ms(settings: Settings, count: int, workers: int, rounds: int = 5) -> float:
+    """``SpreadSigning``'s median of ``rounds``."""
+    with SpreadSigning(settings, count, workers) as spread:
+        timings = [spread.round_ms() for _ in range(rounds)]
+    return round(statistics.median(timings), 2)

@@ -32,7 +32,14 @@ import httpx
 from app.settings import Settings
 from bench import instructions
 from bench.dataset import Dataset, ensure_dataset
-from bench.inprocess import Counts, check, measure, signature_cost_ms, spread_signing_ms
+from bench.inprocess import (
+    Counts,
+    SpreadSigning,
+    check,
+    measure,
+    signature_cost_ms,
+    spread_signing_ms,
+)
 from bench.load import run_load, wrk_available
 from bench.report import rewrite_markdown, targets
 from bench.scenarios import STORAGES, Scenario, deep_position, scenarios
@@ -120,6 +127,55 @@ def _spread_signing(
     cost = spread_signing_ms(settings_for(scenario.storage), found.signatures, os.cpu_count() or 1)
     log(f"{scenario.name}: {found.signatures} signatures spread over the cores: {cost} ms")
     return cost
+
+
+# Pairs of (the signatures spread over every core, one cold request) a cold URL scenario is
+# judged on (``_paired_cold``).
+PAIRED_ROUNDS = 15
+
+
+def _paired_cold(
+    server: Server,
+    scenario: Scenario,
+    counts: dict[str, Counts | str],
+    settings_for: Callable[[str], Settings],
+) -> list[list[float]] | None:
+    """For a cold URL scenario: PAIRED_ROUNDS pairs of its signatures' cost spread over every
+    core (``SpreadSigning``, one round) and one cold request at c=1, one right after the other,
+    so that each request is judged against the machine's speed of that moment: on this machine
+    the spread cost measured just before and just after a 10 s run differed by a third."""
+    found = counts.get(scenario.name)
+    if not (scenario.cold and scenario.urls and isinstance(found, Counts) and found.signatures):
+        return None
+    url = f"{server.base}/graphql"
+    headers = {"Authorization": f"Bearer {scenario.api_key}"}
+    pairs: list[list[float]] = []
+    settings = settings_for(scenario.storage)
+    with (
+        SpreadSigning(settings, found.signatures, os.cpu_count() or 1) as spread,
+        httpx.Client(timeout=60) as client,
+    ):
+        check(scenario, *_timed_post(client, url, scenario, headers)[:2])  # connected, warm
+        for _ in range(PAIRED_ROUNDS):
+            cost = spread.round_ms()
+            status, content, elapsed = _timed_post(client, url, scenario, headers)
+            check(scenario, status, content)
+            pairs.append([round(cost, 2), round(elapsed, 2)])
+    costs = sorted(cost for cost, _ in pairs)
+    colds = sorted(cold for _, cold in pairs)
+    log(
+        f"{scenario.name}: {len(pairs)} pairs, signatures spread median "
+        f"{costs[len(costs) // 2]:.1f} ms, cold request median {colds[len(colds) // 2]:.1f} ms"
+    )
+    return pairs
+
+
+def _timed_post(
+    client: httpx.Client, url: str, scenario: Scenario, headers: dict[str, str]
+) -> tuple[int, bytes, float]:
+    started = time.perf_counter()
+    response = client.post(url, json=scenario.body, headers=headers)
+    return response.status_code, response.content, (time.perf_counter() - started) * 1000
 
 
 def _count_instructions(
@@ -262,6 +318,9 @@ def main(argv: list[str] | None = None) -> None:
                 if before is not None:
                     after = _spread_signing(scenario, counts, settings_for)
                     measured[scenario.name]["spread_signing_ms"] = [before, after]
+                    paired = _paired_cold(server, scenario, counts, settings_for)
+                    if paired:
+                        measured[scenario.name]["paired_cold_ms"] = paired
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     results_file = RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.json"

@@ -76,17 +76,14 @@ class PageAnswer:
     operation: weakref.ref[Any]  # the operation it was built for
     kept: Kept
     urls: frozenset[Hashable]  # what its URLs count as against a request's ceiling
-    signs: bool  # its selection has URL fields
+    signs: bool  # it has URLs (its selection has URL fields, or it counted URLs)
     window: int | None  # the signing window its form's URLs were minted in (None: none to hand out)
     template: Template | None  # its form for another window (None: none kept)
     size: int  # its weight in the cache: the results read for it
 
 
 def page_answer_key(
-    info: AnyInfo,
-    request: PageRequest,
-    records: Sequence[ResultRecord],
-    selections: Mapping[str, RecordingSelection],
+    info: AnyInfo, request: PageRequest, records: Sequence[ResultRecord]
 ) -> tuple[Hashable, ...] | None:
     """What a page's answer is made of (see above), or None when it is not to be kept."""
     context = info.context

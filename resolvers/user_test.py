@@ -120,7 +120,7 @@ class UserTest(Node):
         )
         records = await context.loaders.result_page.load(request)
         selections = page_recordings_selection(info)
-        key = page_answer_key(info, request, records, selections) if keeps else None
+        key = page_answer_key(info, request, records) if keeps else None
         if key is not None:
             kept = await kept_page(info, key)
             if kept is not None:

@@ -1,6 +1,6 @@
 """How ``make bench`` judges its targets (bench.report): the cold RSA page against the cost of
-its signatures spread over the cores, measured beside the cold run when the run has it; the
-statements of a page as a first read costs them."""
+its signatures spread over the cores, measured beside each cold request (or the cold run) when
+the run has it; the statements of a page as a first read costs them."""
 
 from __future__ import annotations
 
@@ -51,6 +51,28 @@ def test_without_it_the_one_thread_cost_is_spread_over_the_cores() -> None:
     assert row["met"] is True
     assert "+270.0 ms against +273.2 ms (621 x 0.80 ms x 1.1 / 2)" in row["measured"]
     assert _cold_row(_run(340.0, None))["met"] is False
+
+
+def test_paired_cold_requests_are_judged_against_the_spread_measured_just_before_each() -> None:
+    """With pairs, each cold request is judged against the signatures' cost measured just
+    before it (the machine's speed moves within a run): the median margin decides."""
+    run = _run(430.0, [340.0, 360.0])
+    # warm 60 + 1.1 x spread - cold: +14, +4, -6 (median +4): within.
+    run["scenarios"]["page_urls_cold_rsa"]["paired_cold_ms"] = [
+        [300.0, 376.0],
+        [200.0, 276.0],
+        [100.0, 176.0],
+    ]
+    (row,) = [row for row in targets(run) if row["target"].startswith("cold page (RSA)")]
+    assert row["target"].endswith(
+        "(c=1, 3 cold requests each paired with the signatures' cost measured just before it)"
+    )
+    assert row["met"] is True
+    assert "median margin +4.0 ms, 2 of 3 pairs within" in row["measured"]
+    assert "cold p50 under load 430.0 ms" in row["measured"]
+    run["scenarios"]["page_urls_cold_rsa"]["paired_cold_ms"][1][1] = 290.0  # -10: median -6
+    (row,) = [row for row in targets(run) if row["target"].startswith("cold page (RSA)")]
+    assert row["met"] is False
 
 
 def test_the_deep_page_is_judged_on_instructions_when_counted() -> None:
