@@ -25,6 +25,23 @@ def _counts(run: Run, scenario: str) -> dict[str, Any] | None:
     return found
 
 
+# The c=16 bound, for the warm page (the target) and for the same page with a cache off (shown
+# beside it, so what a page costs when it must be read or built again stays in view).
+C16_ROWS = (
+    ("page_urls_warm", "warm 100-result page: ≥ 40 req/s at c=16, no request over 250 ms"),
+    (
+        "page_urls_uncached",
+        "the same, with the read cache off (not a target: every request reads its recordings "
+        "and media)",
+    ),
+    (
+        "page_urls_rebuilt",
+        "the same, with the page cache off (not a target: every request builds its page from "
+        "the read cache, as after a change to one of its results)",
+    ),
+)
+
+
 def targets(run: Run) -> list[dict[str, Any]]:
     """Each target with what was measured and whether it was met (None: not measured)."""
     rows: list[dict[str, Any]] = []
@@ -45,35 +62,21 @@ def targets(run: Run) -> list[dict[str, Any]]:
             "last-use update)",
             page["statements"] <= 4 and page["statements"] == one["statements"],
         )
-    warm1, warm16 = _load(run, "page_urls_warm", 1), _load(run, "page_urls_warm", 16)
+    warm1 = _load(run, "page_urls_warm", 1)
     if warm1:
         add(
             "warm 100-result page with every URL: p50 ≤ 35 ms at c=1",
             f"p50 {warm1['p50_ms']:.1f} ms",
             warm1["p50_ms"] <= 35,
         )
-    if warm16:
-        add(
-            "warm 100-result page: ≥ 40 req/s at c=16, no request over 250 ms",
-            f"{warm16['rps']:.1f} req/s, slowest {warm16['max_ms']:.0f} ms",
-            warm16["rps"] >= 40 and warm16["max_ms"] <= 250 and not warm16["errors"],
-        )
-    uncached16 = _load(run, "page_urls_uncached", 16)
-    if uncached16:
-        add(
-            "the same, with the read cache off (not a target: every request reads its "
-            "recordings and media)",
-            f"{uncached16['rps']:.1f} req/s, slowest {uncached16['max_ms']:.0f} ms",
-            uncached16["rps"] >= 40 and uncached16["max_ms"] <= 250 and not uncached16["errors"],
-        )
-    rebuilt16 = _load(run, "page_urls_rebuilt", 16)
-    if rebuilt16:
-        add(
-            "the same, with the page cache off (not a target: every request builds its page "
-            "from the read cache, as after a change to one of its results)",
-            f"{rebuilt16['rps']:.1f} req/s, slowest {rebuilt16['max_ms']:.0f} ms",
-            rebuilt16["rps"] >= 40 and rebuilt16["max_ms"] <= 250 and not rebuilt16["errors"],
-        )
+    for name, target in C16_ROWS:
+        found = _load(run, name, 16)
+        if found:
+            add(
+                target,
+                f"{found['rps']:.1f} req/s, slowest {found['max_ms']:.0f} ms",
+                found["rps"] >= 40 and found["max_ms"] <= 250 and not found["errors"],
+            )
     repeats = [
         (name, c["signatures"])
         for name, c in ((n, _counts(run, n)) for n in ("page_urls_warm", "specific_result"))
