@@ -164,14 +164,14 @@ def keep_page(
     log: UrlLog,
     selections: Mapping[str, RecordingSelection],
     size: int,
+    window: int,
 ) -> Kept:
     """``connection`` as a Kept answer, kept under ``key`` (weighing ``size``) once the
-    executor keeps its form, with the template of its URLs."""
+    executor keeps its form, with the template of its URLs. ``window``: the signing window
+    read before any of its URLs was minted."""
     context = info.context
     operation = weakref.ref(_raw(info).operation)
     minter = context.minter
-    # The window its URLs are minted in, or a later one (read before they are).
-    window = minter.window_start()
     apart = context.urls_minted_apart
 
     def keep(kept: Kept) -> None:
@@ -181,7 +181,11 @@ def keep_page(
             return
         signs = bool(log.identities) or any(s.signs for s in selections.values())
         template = _template(kept, log) if signs else None
-        handed_out = window if signs and minter.cache_size else None
+        # Handed out as it is only in the window all its URLs were minted in: the one read
+        # before the first, when it is still the minter's now (else its template serves).
+        handed_out = (
+            window if signs and minter.cache_size and minter.window_start() == window else None
+        )
         if signs and template is None and handed_out is None:
             return  # nothing it could be handed out as
         # Handed out only to this key's selection, whose form it holds: the built page (about

@@ -119,6 +119,7 @@ class UserTest(Node):
             max_size=settings.max_page_size,
         )
         records = await context.loaders.result_page.load(request)
+        window = context.minter.window_start()  # before any of the page's URLs is minted
         selections = page_recordings_selection(info)
         key = page_answer_key(info, request, records) if keeps else None
         if key is not None:
@@ -155,7 +156,7 @@ class UserTest(Node):
         )
         if key is None:
             return connection
-        return keep_page(info, key, connection, log, selections, read)
+        return keep_page(info, key, connection, log, selections, read, window)
 
 
 async def _results(

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.answers import AnswerCache
 from app.demo.seed import TEST_UUID
-from resolvers import user_test
+from app.media.signer import UrlMinter
+from resolvers import recording, user_test
 from resolvers.user_test_result import UserTestResult
 from tests.conftest import Backend, ClientFactory, make_settings
 from tests.support.factories import workspace_key
@@ -249,6 +250,35 @@ async def test_a_page_whose_files_are_not_stored_has_no_url_to_sign_again(
     before = signed(client)
     assert await gql(client, PAGE, {"test": TEST_UUID, "first": 3}) == unstored
     assert (built_results, signed(client)) == ([], before)
+
+
+async def test_a_page_whose_window_turned_while_it_was_built_is_not_handed_out_in_the_new_one(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its URLs were minted in the former window: in the new one the next request signs them
+    again (its template), rather than being handed URLs a window older than its own."""
+    now = UrlMinter.window_start
+    turned = False
+
+    def clock(minter: UrlMinter) -> int:
+        return now(minter) + (minter.window if turned else 0)
+
+    build: Callable[..., Any] = recording.TestSessionRecording.build_page.__func__  # type: ignore[attr-defined]
+
+    async def build_then_turn(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal turned
+        built = await build(cls, *args, **kwargs)
+        turned = True  # every URL of the page is minted: the window turns now
+        return built
+
+    monkeypatch.setattr(UrlMinter, "window_start", clock)
+    monkeypatch.setattr(recording.TestSessionRecording, "build_page", classmethod(build_then_turn))
+    first = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    before = signed(client)
+    second = await gql(client, PAGE, {"test": TEST_UUID, "first": 10})
+    assert signed(client) - before == len(set(page_urls(second))) > 0
+    assert set(page_urls(second)).isdisjoint(page_urls(first))
+    assert without_urls(second) == without_urls(first)
 
 
 async def test_without_a_url_cache_every_request_signs_its_page_and_builds_none(
